@@ -1,0 +1,1 @@
+"""Analysis core: model adapter, capture (Trace), metrics, dataset streaming. Never imports widgets."""

@@ -1,0 +1,507 @@
+"""Model adapter: load any timm ViT (by name, as an instance, from a local checkpoint, or from the
+bundled mini zoo), know its geometry and preprocessing, and trace it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .capture import (
+    AttentionCapture,
+    CaptureRequest,
+    pre_norm_block_types,
+    supported_attention_types,
+)
+from .images import crop_to_patch_multiple, normalise, resize_and_crop, to_rgb_tensors
+from .trace import Trace
+
+SUPPORTED_FAMILIES = (
+    "timm VisionTransformer models (ViT, DeiT with or without distillation token, DINO, DINOv2, "
+    "CLIP/OpenCLIP and SigLIP image towers, MAE encoders, ViTs with registers or qk-norm) and "
+    "timm Eva models (EVA-02, RoPE ViTs) whose attention is timm's Attention, AttentionRope or "
+    "EvaAttention"
+)
+
+ZOO_PREFIX = "zoo:"
+
+
+class UnsupportedModelError(TypeError):
+    """The model is not a ViT family whose attention vitwidgets can capture exactly."""
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Pretrained weights could not be fetched (no network or no model hub)."""
+
+
+def _vit_classes() -> tuple[type, ...]:
+    classes: list[type] = []
+    from timm.models.vision_transformer import VisionTransformer
+
+    classes.append(VisionTransformer)
+    try:
+        from timm.models.eva import Eva
+
+        classes.append(Eva)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(classes)
+
+
+def check_supported(model: nn.Module) -> None:
+    """Raise :class:`UnsupportedModelError` unless ``model`` is a timm ViT we capture exactly."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"expected a timm model name, a timm ViT module or a ViTModel, got "
+            f"{type(model).__name__}"
+        )
+    if not isinstance(model, _vit_classes()) or not hasattr(model, "blocks"):
+        raise UnsupportedModelError(
+            f"{type(model).__name__} is not a supported Vision Transformer. Supported: "
+            f"{SUPPORTED_FAMILIES}."
+        )
+    attn_types = supported_attention_types()
+    for i, blk in enumerate(model.blocks):
+        attn = getattr(blk, "attn", None)
+        if type(attn) not in attn_types:
+            raise UnsupportedModelError(
+                f"block {i} of {type(model).__name__} uses {type(attn).__name__} attention, "
+                f"whose attention vitwidgets cannot recompute exactly. Supported: "
+                f"{SUPPORTED_FAMILIES}."
+            )
+    patch = model.patch_embed.patch_size
+    if patch[0] != patch[1]:
+        raise UnsupportedModelError(f"non-square patches {tuple(patch)} are not supported")
+
+
+def default_device() -> torch.device:
+    """CUDA when available, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class ViTModel:
+    """A timm Vision Transformer with its geometry, preprocessing and attention capture.
+
+    Attributes:
+        model: the timm module (eval mode) on ``device``.
+        name: how it was loaded (timm name, ``zoo:<key>``, or the class name of an instance).
+        patch_size: patch side in pixels.
+        depth: number of blocks ``L``. ``num_heads``: heads per block ``H``.
+        embed_dim: residual width ``D``. ``num_prefix``: prefix tokens ``P`` (CLS, distillation
+        token, registers), named in ``prefix_names``.
+        input_size: ``(H_px, W_px)`` the model's configured input size.
+        dynamic_size: whether the model accepts other input sizes (timm ``dynamic_img_size``).
+        data_config: timm's data config (``mean``, ``std``, ``crop_pct``, ``interpolation``, ...).
+        metadata: extra facts about the weights (the zoo's training record, checkpoint path).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        name: str | None = None,
+        device: torch.device | str | None = None,
+        metadata: dict | None = None,
+    ):
+        check_supported(model)
+        self.device = torch.device(device) if device is not None else default_device()
+        self.model = model.to(self.device).eval()
+        self.name = name or _architecture_name(model)
+        self.metadata = dict(metadata or {})
+        pe = model.patch_embed
+        self.patch_size = int(pe.patch_size[0])
+        self.depth = len(model.blocks)
+        self.num_heads = int(model.blocks[0].attn.num_heads)
+        self.embed_dim = int(model.embed_dim)
+        self.num_prefix = int(model.num_prefix_tokens)
+        self.prefix_names = _prefix_names(model)
+        self.dynamic_size = bool(getattr(model, "dynamic_img_size", False))
+        self.data_config = _data_config(model)
+        self.input_size = tuple(int(s) for s in self.data_config["input_size"][1:])
+        self._fingerprint: str | None = None
+
+    def __repr__(self) -> str:
+        gh, gw = self.grid_for(*self.input_size)
+        prefix = "+".join(self.prefix_names) or "none"
+        return (
+            f"ViTModel({self.name!r}: {self.depth} blocks x {self.num_heads} heads, width "
+            f"{self.embed_dim}, patch {self.patch_size}, grid {gh}x{gw} at "
+            f"{self.input_size[0]}x{self.input_size[1]} px, prefix tokens {prefix}, "
+            f"device {self.device})"
+        )
+
+    # -- geometry ---------------------------------------------------------------------------
+    def grid_for(self, height: int, width: int) -> tuple[int, int]:
+        """Patch grid ``(gh, gw)`` for an input of ``height`` x ``width`` pixels."""
+        p = self.patch_size
+        if height % p or width % p:
+            raise ValueError(f"input {height}x{width} px is not a multiple of the patch size {p}")
+        return height // p, width // p
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """What identifies these weights, for files that refer to a model (annotations):
+        name, architecture facts and a SHA-256 of the parameters (computed once, lazily)."""
+        return {
+            "name": self.name,
+            "architecture": _architecture_name(self.model),
+            "depth": self.depth,
+            "num_heads": self.num_heads,
+            "embed_dim": self.embed_dim,
+            "patch_size": self.patch_size,
+            "num_prefix": self.num_prefix,
+            "weights_sha256": self.fingerprint,
+        }
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 over every parameter and buffer (names, shapes and float32 bytes)."""
+        if self._fingerprint is None:
+            h = hashlib.sha256()
+            for key, t in self.model.state_dict().items():
+                h.update(key.encode())
+                h.update(str(tuple(t.shape)).encode())
+                h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
+
+    # -- input ------------------------------------------------------------------------------
+    def preprocess(self, images: Any, size: tuple[int, int] | str | None = None) -> torch.Tensor:
+        """Images -> normalised model input ``[B, 3, H_px, W_px]`` on the model's device.
+
+        Args:
+            images: PIL image, path, numpy ``HxW[xC]``, torch ``CxHxW``/``BxCxHxW``, or a list.
+            size: ``None`` resizes and crops to the model's configured input size (timm's eval
+                transform: ``crop_pct``, centre crop, interpolation); ``"keep"`` keeps each
+                image's size, centre-cropped to a multiple of the patch size (models with dynamic
+                image size only); ``(H, W)`` resizes and crops to that size (dynamic models, or
+                the configured size).
+        """
+        cfg = self.data_config
+        rgb = to_rgb_tensors(images)
+        crop_pct = float(cfg.get("crop_pct") or 1.0)
+        crop_mode = cfg.get("crop_mode", "center")
+        interp = cfg.get("interpolation", "bicubic")
+        if size is None:
+            out = [resize_and_crop(t, self.input_size, crop_pct, crop_mode, interp) for t in rgb]
+        elif isinstance(size, str):
+            if size != "keep":
+                raise ValueError(f"size must be None, 'keep' or (height, width); got {size!r}")
+            self._require_dynamic("size='keep'")
+            out = [crop_to_patch_multiple(t, self.patch_size) for t in rgb]
+            shapes = {tuple(t.shape[-2:]) for t in out}
+            if len(shapes) > 1:
+                raise ValueError(
+                    f"size='keep' needs images of one size to batch them; got sizes "
+                    f"{sorted(shapes)}. Trace them one at a time or pass size=(H, W)"
+                )
+        else:
+            try:
+                hw = (int(size[0]), int(size[1]))
+            except (TypeError, ValueError, IndexError):
+                raise ValueError(
+                    f"size must be None, 'keep' or (height, width); got {size!r}"
+                ) from None
+            if hw != self.input_size:
+                self._require_dynamic(f"size={hw}")
+            self.grid_for(*hw)
+            out = [resize_and_crop(t, hw, crop_pct, crop_mode, interp) for t in rgb]
+        pixels = normalise(torch.stack(out), cfg["mean"], cfg["std"])
+        return pixels.to(self.device)
+
+    def _require_dynamic(self, what: str) -> None:
+        if not self.dynamic_size:
+            raise ValueError(
+                f"{what} needs a model with dynamic image size, but {self.name} takes "
+                f"{self.input_size[0]}x{self.input_size[1]} px only; load it with "
+                f"dynamic_img_size=True (a timm option) or leave size=None"
+            )
+
+    # -- capture ----------------------------------------------------------------------------
+    def trace(
+        self,
+        images: Any,
+        *,
+        attention: bool = True,
+        tokens: bool = True,
+        latents: bool = False,
+        layers: Iterable[int] | None = None,
+        attn_dtype: torch.dtype = torch.float32,
+        size: tuple[int, int] | str | None = None,
+        pixels: torch.Tensor | None = None,
+    ) -> Trace:
+        """Run the model once and capture attention and the residual stream.
+
+        Args:
+            images: see :meth:`preprocess` (ignored when ``pixels`` is given).
+            attention: keep post-softmax attention ``[L', B, H, N, N]``.
+            tokens: keep the residual stream ``[L+1, B, N, D]``.
+            latents: keep the ``2L+1`` sub-block latents for Fourier analysis (embedding, after
+                each attention residual, after each MLP residual); pre-norm blocks only.
+            layers: block indices whose attention to keep (negative counts from the end);
+                ``None`` keeps all. Memory of ``attn``: ``L' * B * H * N^2`` elements.
+            attn_dtype: storage dtype of attention (``torch.float16`` halves memory; values are
+                computed in the model's dtype first).
+            size: input size policy, see :meth:`preprocess`.
+            pixels: an already preprocessed input ``[B, 3, H, W]`` (skips preprocessing).
+
+        Returns:
+            A :class:`~vitwidgets.core.trace.Trace`; tensors live on the model's device.
+        """
+        if pixels is None:
+            pixels = self.preprocess(images, size=size)
+        else:
+            if pixels.ndim != 4 or pixels.shape[1] != 3:
+                raise ValueError(f"pixels must be [B, 3, H, W]; got {tuple(pixels.shape)}")
+            pixels = pixels.to(self.device)
+        grid = self.grid_for(*pixels.shape[-2:])
+        layer_list = self._resolve_layers(layers)
+        if latents and not all(isinstance(b, pre_norm_block_types()) for b in self.model.blocks):
+            raise ValueError(
+                "latents=True needs pre-norm blocks (x + attn(norm1(x)), x + mlp(norm2(x))); "
+                f"{type(self.model.blocks[0]).__name__} is not one"
+            )
+        request = CaptureRequest(
+            attention=attention,
+            tokens=tokens,
+            latents=latents,
+            layers=layer_list,
+            attn_dtype=attn_dtype,
+        )
+        with torch.no_grad(), AttentionCapture(self.model.blocks, request) as cap:
+            output = self.model(pixels)
+        return Trace(
+            pixels=pixels,
+            grid=grid,
+            num_prefix=self.num_prefix,
+            patch_size=self.patch_size,
+            layers=layer_list if attention else (),
+            prefix_names=self.prefix_names,
+            mean=tuple(float(x) for x in self.data_config["mean"]),
+            std=tuple(float(x) for x in self.data_config["std"]),
+            attn=cap.attn if attention else None,
+            tokens=cap.tokens if tokens else None,
+            latents=cap.latents if latents else None,
+            output=output,
+            model_name=self.name,
+        )
+
+    def _resolve_layers(self, layers: Iterable[int] | None) -> tuple[int, ...]:
+        if layers is None:
+            return tuple(range(self.depth))
+        if isinstance(layers, int):
+            layers = [layers]
+        out = []
+        for layer in layers:
+            if not isinstance(layer, int) or isinstance(layer, bool):
+                raise TypeError(f"layers must be ints; got {layer!r}")
+            if not -self.depth <= layer < self.depth:
+                raise ValueError(f"layer {layer} out of range for {self.depth} blocks")
+            out.append(layer % self.depth)
+        if len(set(out)) != len(out):
+            raise ValueError(f"layers has duplicates: {out}")
+        return tuple(out)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _architecture_name(model: nn.Module) -> str:
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    return str(cfg.get("architecture") or type(model).__name__)
+
+
+def _prefix_names(model: nn.Module) -> tuple[str, ...]:
+    names: list[str] = []
+    if getattr(model, "cls_token", None) is not None:
+        names.append("cls")
+    if getattr(model, "dist_token", None) is not None:
+        names.append("dist")
+    names += [f"reg{i}" for i in range(int(getattr(model, "num_reg_tokens", 0) or 0))]
+    if len(names) != int(model.num_prefix_tokens):
+        names = [f"prefix{i}" for i in range(int(model.num_prefix_tokens))]
+    return tuple(names)
+
+
+def _data_config(model: nn.Module) -> dict:
+    """timm's data config for ``model``, with ``input_size`` set to the size the module was
+    built for (a pretrained config may name another, e.g. DINOv2's 518 px for a 224 px model)."""
+    import timm.data
+
+    cfg = dict(timm.data.resolve_model_data_config(model))
+    img_size = getattr(model.patch_embed, "img_size", None)
+    if img_size is not None:
+        cfg["input_size"] = (3, int(img_size[0]), int(img_size[1]))
+    return cfg
+
+
+def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    suffix = path.suffix.lower()
+    if suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path), device="cpu")
+    if suffix in (".pth", ".pt", ".bin", ".ckpt"):
+        try:
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        except Exception as e:  # weights_only refuses pickled code
+            raise ValueError(
+                f"could not load {path.name} with weights_only=True (vitwidgets never unpickles "
+                f"code): {e}. Convert it to .safetensors or a plain state dict"
+            ) from e
+        for key in ("state_dict", "model", "module"):
+            if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+                obj = obj[key]
+        if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+            raise ValueError(f"{path.name} does not hold a state dict of tensors")
+        return {k.removeprefix("module."): v for k, v in obj.items()}
+    raise ValueError(
+        f"unsupported checkpoint format {suffix!r} for {path.name}: expected .safetensors, "
+        ".pth, .pt, .bin or .ckpt (tensors only)"
+    )
+
+
+def _apply_checkpoint(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+    """Load ``state`` strictly; resample the position embedding through timm's own checkpoint
+    filter when the grid differs."""
+    own = model.state_dict()
+    pos = state.get("pos_embed")
+    if pos is not None and "pos_embed" in own and pos.shape != own["pos_embed"].shape:
+        import importlib
+
+        module = importlib.import_module(type(model).__module__)
+        filt = getattr(module, "checkpoint_filter_fn", None)
+        if filt is None:
+            raise ValueError(
+                f"{path.name}: pos_embed {tuple(pos.shape)} does not match the model's "
+                f"{tuple(own['pos_embed'].shape)}; pass img_size= matching the checkpoint"
+            )
+        state = filt(state, model)
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise ValueError(
+            f"{path.name} does not fit this architecture: missing keys "
+            f"{result.missing_keys[:8]}{'...' if len(result.missing_keys) > 8 else ''}, "
+            f"unexpected keys {result.unexpected_keys[:8]}"
+            f"{'...' if len(result.unexpected_keys) > 8 else ''}"
+        )
+
+
+def _offline_alternatives() -> str:
+    return (
+        "Offline alternatives: the bundled mini zoo (vw.load_model('zoo:supervised'), "
+        "'zoo:dino', 'zoo:mae'), a local checkpoint (vw.load_model(name, "
+        "checkpoint='weights.safetensors')), or random weights (pretrained=False)"
+    )
+
+
+def _check_timm_name(name: str) -> None:
+    import timm
+    from timm.models import split_model_name_tag
+
+    arch, _tag = split_model_name_tag(name)
+    if not timm.is_model(arch):
+        close = difflib.get_close_matches(arch, timm.list_models(), n=5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(f"unknown timm model {name!r}{hint}")
+
+
+def load_model(
+    model: str | nn.Module | ViTModel,
+    *,
+    checkpoint: str | os.PathLike | None = None,
+    pretrained: bool | None = None,
+    device: torch.device | str | None = None,
+    **timm_kwargs: Any,
+) -> ViTModel:
+    """Load a Vision Transformer for tracing.
+
+    Args:
+        model: a timm model name (``"vit_small_patch16_224.dino"``), ``"zoo:<key>"`` for a bundled
+            tiny model (offline: ``zoo:supervised``, ``zoo:dino``, ``zoo:mae``), a timm ViT module,
+            or a :class:`ViTModel`.
+        checkpoint: a local ``.safetensors`` or ``.pth``/``.pt`` state dict (loaded with
+            ``weights_only=True``; code is never unpickled) for the named architecture. The
+            classifier size is read from the checkpoint (none when it has no ``head.weight``).
+        pretrained: fetch timm's pretrained weights (default ``True`` for a name without a
+            checkpoint). ``False`` gives random weights.
+        device: defaults to CUDA when available, else the CPU.
+        **timm_kwargs: passed to ``timm.create_model`` (e.g. ``img_size=224``,
+            ``dynamic_img_size=True``).
+
+    Raises:
+        ValueError: unknown name, unusable checkpoint, bad arguments.
+        UnsupportedModelError: a model that is not a supported ViT (e.g. a ResNet).
+        WeightsUnavailableError: pretrained weights cannot be fetched (offline).
+    """
+    if isinstance(model, ViTModel):
+        if device is not None and torch.device(device) != model.device:
+            return ViTModel(model.model, model.name, device, model.metadata)
+        return model
+    if isinstance(model, nn.Module):
+        if checkpoint is not None or timm_kwargs:
+            raise ValueError("checkpoint= and timm options apply to model names, not instances")
+        return ViTModel(model, device=device)
+    if not isinstance(model, str):
+        raise TypeError(
+            f"model must be a timm model name, 'zoo:<key>', a timm ViT module or a ViTModel; "
+            f"got {type(model).__name__}"
+        )
+    if model.startswith(ZOO_PREFIX):
+        if checkpoint is not None or timm_kwargs or pretrained is False:
+            raise ValueError("zoo models take no checkpoint, pretrained or timm options")
+        from vitwidgets.zoo import load_zoo_model
+
+        module, meta = load_zoo_model(model[len(ZOO_PREFIX) :])
+        return ViTModel(module, name=model, device=device, metadata=meta)
+
+    import timm
+
+    _check_timm_name(model)
+    metadata: dict[str, Any] = {}
+    if checkpoint is not None:
+        if pretrained:
+            raise ValueError("pass either checkpoint= or pretrained=True, not both")
+        path = Path(checkpoint).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"no checkpoint file at {str(path)!r}")
+        state = _load_state_dict(path)
+        if "num_classes" not in timm_kwargs:
+            head = state.get("head.weight")
+            timm_kwargs["num_classes"] = int(head.shape[0]) if head is not None else 0
+        module = timm.create_model(model, pretrained=False, **timm_kwargs)
+        check_supported(module)
+        _apply_checkpoint(module, state, path)
+        metadata["checkpoint"] = str(path)
+    else:
+        pretrained = True if pretrained is None else bool(pretrained)
+        try:
+            module = timm.create_model(model, pretrained=pretrained, **timm_kwargs)
+        except Exception as e:
+            if pretrained and _looks_like_download_failure(e):
+                raise WeightsUnavailableError(
+                    f"could not fetch pretrained weights for {model!r} (no network or model hub "
+                    f"reachable: {type(e).__name__}: {e}). {_offline_alternatives()}"
+                ) from e
+            raise
+        check_supported(module)
+        metadata["pretrained"] = pretrained
+    return ViTModel(module, name=model, device=device, metadata=metadata)
+
+
+def _looks_like_download_failure(e: BaseException) -> bool:
+    """True for the errors huggingface_hub / torch.hub raise when weights cannot be fetched."""
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        mod = type(e).__module__ or ""
+        if isinstance(e, (OSError, ConnectionError, TimeoutError)) or mod.startswith(
+            ("huggingface_hub", "requests", "urllib3", "urllib")
+        ):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
