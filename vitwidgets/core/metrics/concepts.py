@@ -1,0 +1,243 @@
+"""Layer-wise unit labelling with ground-truth concept masks [COLORS] (analyses.md item 16).
+
+Network-Dissection-style (Bau et al. 2017): each unit's activation map is thresholded at its
+top-quantile over the dataset, upsampled to the mask resolution, and compared with every concept
+mask by IoU accumulated over the dataset; the unit gets the concept of highest IoU when it
+passes ``iou_threshold``. Generic over any concept masks ``[B, C, H, W]`` (ShapeWorld's
+colours, textures, shapes, parts and classes, or a user's own).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ._common import as_float, check_grid
+
+__all__ = ["label_units", "ConceptLabels", "QuantileThreshold", "ConceptIoU"]
+
+
+def _acts(a, grid, name="activations") -> torch.Tensor:
+    a = as_float(torch.as_tensor(a))
+    gh, gw = grid
+    if a.ndim != 3 or a.shape[1] != gh * gw:
+        raise ValueError(f"{name} must be [B, G, D] with G = {gh}*{gw}, got {tuple(a.shape)}")
+    return a
+
+
+class QuantileThreshold:
+    """Exact per-unit top-quantile threshold over a stream of activations.
+
+    ``T_d`` is the ``ceil(quantile * n)``-th smallest of the ``n`` activations of unit ``d``
+    (so a share of about ``1 - quantile`` exceeds it). Only the ``n - k + 1`` largest values per
+    unit are kept, so ``total`` (the number of activations per unit the stream will hold:
+    images x positions) must be known up front.
+    """
+
+    def __init__(self, quantile: float, total: int) -> None:
+        if not 0 < quantile < 1:
+            raise ValueError(f"quantile must be in (0, 1), got {quantile}")
+        if total < 1:
+            raise ValueError(f"total must be positive, got {total}")
+        self.k = min(total, max(1, math.ceil(quantile * total - 1e-9)))
+        self.keep = total - self.k + 1
+        self.total = total
+        self.seen = 0
+        self.top: torch.Tensor | None = None
+
+    def update(self, acts: torch.Tensor) -> QuantileThreshold:
+        """``acts [..., D]``: every leading position is one activation per unit."""
+        flat = as_float(acts).reshape(-1, acts.shape[-1])
+        self.seen += flat.shape[0]
+        if self.seen > self.total:
+            raise ValueError(f"more activations ({self.seen}) than announced total {self.total}")
+        cat = flat if self.top is None else torch.cat([self.top, flat.to(self.top.device)], 0)
+        self.top = cat.topk(min(self.keep, cat.shape[0]), dim=0).values
+        return self
+
+    def result(self) -> torch.Tensor:
+        if self.seen != self.total or self.top is None:
+            raise ValueError(f"saw {self.seen} activations per unit, expected {self.total}")
+        return self.top[-1]
+
+
+class ConceptIoU:
+    """Dataset IoU accumulator between thresholded unit maps and concept masks.
+
+    ``IoU[d, c] = sum_images |M_d & C_c| / sum_images |M_d | C_c|`` with ``M_d`` the unit's
+    map bilinearly upsampled to the mask resolution and thresholded (``> T_d``). The state
+    (intersections ``[D, C]``, unit areas ``[D]``, concept areas ``[C]``) is a sum over images:
+    ``merge`` adds it.
+    """
+
+    def __init__(self, thresholds: torch.Tensor, grid: tuple[int, int], chunk: int = 4):
+        self.thresholds = torch.as_tensor(thresholds)
+        self.grid = check_grid(grid)
+        self.chunk = chunk
+        self.inter: torch.Tensor | None = None
+        self.unit_area: torch.Tensor | None = None
+        self.concept_area: torch.Tensor | None = None
+
+    def update(self, acts: torch.Tensor, masks: torch.Tensor) -> ConceptIoU:
+        a = _acts(acts, self.grid)
+        m = torch.as_tensor(masks, device=a.device)
+        if m.ndim != 4 or m.shape[0] != a.shape[0]:
+            raise ValueError(
+                f"masks must be [B, C, H, W] bool with B = {a.shape[0]}, got {tuple(m.shape)}"
+            )
+        b, _, d = a.shape
+        hw = m.shape[-2:]
+        t = self.thresholds.to(a.device, a.dtype).view(1, d, 1, 1)
+        maps = a.transpose(1, 2).reshape(b, d, *self.grid)
+        inter = torch.zeros(d, m.shape[1], dtype=torch.float64, device=a.device)
+        area = torch.zeros(d, dtype=torch.float64, device=a.device)
+        for s in range(0, b, self.chunk):  # image chunks bound the [b, D, H, W] upsampled maps
+            up = F.interpolate(
+                maps[s : s + self.chunk], size=hw, mode="bilinear", align_corners=False
+            )
+            unit = (up > t).flatten(2).to(torch.float32)  # [b, D, HW]
+            conc = m[s : s + self.chunk].flatten(2).to(torch.float32)  # [b, C, HW]
+            inter += (unit @ conc.transpose(1, 2)).sum(0).double()
+            area += unit.sum((0, 2)).double()
+        carea = m.flatten(2).sum((0, 2)).double()
+        if self.inter is None:
+            self.inter, self.unit_area, self.concept_area = inter, area, carea
+        else:
+            self.inter += inter
+            self.unit_area += area
+            self.concept_area += carea
+        return self
+
+    def merge(self, other: ConceptIoU) -> ConceptIoU:
+        out = ConceptIoU(self.thresholds, self.grid, self.chunk)
+        out.inter = self.inter + other.inter.to(self.inter.device)
+        out.unit_area = self.unit_area + other.unit_area.to(self.inter.device)
+        out.concept_area = self.concept_area + other.concept_area.to(self.inter.device)
+        return out
+
+    __add__ = merge
+
+    def iou(self) -> torch.Tensor:
+        """``[D, C]`` IoU over everything accumulated."""
+        if self.inter is None:
+            raise ValueError("no batch accumulated yet")
+        union = self.unit_area[:, None] + self.concept_area[None, :] - self.inter
+        return torch.where(union > 0, self.inter / union.clamp_min(1), torch.zeros_like(union))
+
+
+@dataclass
+class ConceptLabels:
+    """Unit labels per layer.
+
+    ``iou [L, D, C]``; ``best_concept [L, D]`` index into ``concepts`` of each unit's highest
+    IoU, ``-1`` when below ``iou_threshold``; ``best_iou [L, D]``. :meth:`summary` gives per
+    layer the number of labelled units, the number of distinct concepts, the share of labelled
+    units per category and the distinct concepts per category (JSON-ready).
+    """
+
+    layers: tuple[int, ...]
+    concepts: tuple[str, ...]
+    categories: tuple[str, ...]
+    iou_threshold: float
+    iou: torch.Tensor
+    best_concept: torch.Tensor
+    best_iou: torch.Tensor
+
+    def summary(self) -> list[dict]:
+        cats = sorted(set(self.categories))
+        out = []
+        for li, layer in enumerate(self.layers):
+            labelled = [c for c in self.best_concept[li].tolist() if c >= 0]
+            distinct = sorted(set(labelled))
+            n = len(labelled)
+            out.append(
+                {
+                    "layer": int(layer),
+                    "num_units": int(self.best_concept.shape[1]),
+                    "num_labelled": n,
+                    "num_concepts": len(distinct),
+                    "category_share": {
+                        c: (sum(self.categories[i] == c for i in labelled) / n if n else 0.0)
+                        for c in cats
+                    },
+                    "concepts_per_category": {
+                        c: sum(self.categories[i] == c for i in distinct) for c in cats
+                    },
+                    "concepts": sorted({self.concepts[i] for i in distinct}),
+                }
+            )
+        return out
+
+
+def _check_concepts(concepts, num: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    try:
+        pairs = [(str(n), str(c)) for n, c in concepts]
+    except (TypeError, ValueError):
+        raise TypeError("concepts must be a sequence of (name, category) pairs") from None
+    if len(pairs) != num:
+        raise ValueError(f"{len(pairs)} concepts given for masks with {num} channels")
+    return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
+
+
+def labels_from_iou(
+    iou: torch.Tensor,
+    concepts: Sequence[tuple[str, str]],
+    layers: Sequence[int],
+    iou_threshold: float,
+) -> ConceptLabels:
+    """:class:`ConceptLabels` from IoUs ``[L, D, C]``."""
+    names, cats = _check_concepts(concepts, iou.shape[-1])
+    best_iou, best = iou.max(-1)
+    best = torch.where(best_iou >= iou_threshold, best, torch.full_like(best, -1))
+    return ConceptLabels(tuple(layers), names, cats, iou_threshold, iou, best, best_iou)
+
+
+def label_units(
+    activations: torch.Tensor | Sequence[torch.Tensor],
+    masks: torch.Tensor,
+    concepts: Sequence[tuple[str, str]],
+    grid: tuple[int, int],
+    *,
+    quantile: float = 0.995,
+    iou_threshold: float = 0.04,
+    layers: Sequence[int] | None = None,
+) -> ConceptLabels:
+    """Label every unit of every layer with a concept [COLORS] (item 16; in memory).
+
+    Args:
+        activations: per layer patch maps ``[B, G, D]`` (a list, or a tensor ``[L, B, G, D]``,
+            e.g. ``trace.patch_tokens()[1:]`` for the residual dims after each block).
+        masks: ``[B, C, H, W]`` bool concept masks of the same images.
+        concepts: ``C`` pairs ``(name, category)``, e.g. ``("red", "colour")``.
+        grid: ``(gh, gw)`` of the patch maps.
+        quantile: per-unit activation quantile over the dataset (NetDissect: 0.995, i.e. the
+            top 0.5% of positions).
+        iou_threshold: minimum IoU for a unit to count as labelled (NetDissect: 0.04).
+        layers: names of the layers (default ``0..L-1``).
+
+    For datasets too large for memory use
+    :func:`vitwidgets.core.streaming.dataset_label_units`, which streams twice (thresholds,
+    then IoUs) with the same accumulators.
+    """
+    grid = check_grid(grid)
+    acts = list(activations)  # a [L, B, G, D] tensor or a sequence of [B, G, D]
+    if not acts:
+        raise ValueError("no layer given")
+    masks = torch.as_tensor(masks)
+    if masks.ndim != 4:
+        raise ValueError(f"masks must be [B, C, H, W] bool, got {tuple(masks.shape)}")
+    _check_concepts(concepts, masks.shape[1])
+    ious = []
+    for a in acts:  # one layer at a time (layers may differ in width)
+        a = _acts(a, grid)
+        thr = QuantileThreshold(quantile, a.shape[0] * a.shape[1]).update(a).result()
+        ious.append(ConceptIoU(thr, grid).update(a, masks.to(a.device)).iou())
+    widths = {t.shape[0] for t in ious}
+    if len(widths) != 1:
+        raise ValueError(f"layers of different widths {sorted(widths)}: label them separately")
+    layers = tuple(range(len(acts))) if layers is None else tuple(layers)
+    return labels_from_iou(torch.stack(ious), concepts, layers, iou_threshold)
