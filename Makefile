@@ -27,9 +27,11 @@ chromium:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
-# Rebuild the frontend bundles (pip install runs this too, through the build hook).
+# Rebuild the frontend bundles (pip install runs this too, through the build hook). `npm install`
+# rather than `npm ci`: the lockfile omits @napi-rs/canvas builds for other platforms that this
+# registry does not serve, which `npm ci`'s strict check rejects.
 js: setup
-	@if [ -f js/package.json ]; then cd js && npm ci --no-audit --no-fund --loglevel=error && npm run build; fi
+	@if [ -f js/package.json ]; then cd js && npm install --no-audit --no-fund --loglevel=error && npm run build; fi
 
 lint: setup
 	$(VENV)/bin/ruff check vitwidgets tests bench

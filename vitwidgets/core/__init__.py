@@ -1,1 +1,4 @@
-"""Analysis core: model adapter, capture (Trace), metrics, dataset streaming. Never imports widgets."""
+"""Analysis core: model adapter, capture (Trace), metrics, dataset streaming.
+
+The core never imports widgets.
+"""

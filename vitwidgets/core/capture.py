@@ -31,47 +31,34 @@ except ImportError:  # pragma: no cover
 _ATTN_KWARGS = ("rope", "attn_mask", "is_causal")
 
 
+def _classes(*paths: str) -> tuple[type, ...]:
+    """The classes ``"module:Name"`` that this timm version has (missing ones skipped)."""
+    import importlib
+
+    found: list[type] = []
+    for path in paths:
+        module, name = path.split(":")
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):  # pragma: no cover - other timm versions
+            continue
+    return tuple(dict.fromkeys(found))
+
+
 def supported_attention_types() -> tuple[type, ...]:
     """Attention module classes whose forward we reproduce exactly (timm 1.0.x)."""
-    types: list[type] = []
-    try:
-        from timm.layers.attention import Attention, AttentionRope
-
-        types += [Attention, AttentionRope]
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from timm.models.vision_transformer import Attention as VitAttention
-
-        types.append(VitAttention)
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from timm.models.eva import EvaAttention
-
-        types.append(EvaAttention)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(dict.fromkeys(types))
+    return _classes(
+        "timm.layers.attention:Attention",
+        "timm.layers.attention:AttentionRope",
+        "timm.models.vision_transformer:Attention",
+        "timm.models.eva:EvaAttention",
+    )
 
 
 def pre_norm_block_types() -> tuple[type, ...]:
     """Blocks of the form ``x + f(norm1(x))`` then ``x + g(norm2(x))``: the input of ``norm2``
     is the residual stream after the attention branch."""
-    types: list[type] = []
-    try:
-        from timm.models.vision_transformer import Block
-
-        types.append(Block)
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from timm.models.eva import EvaBlock
-
-        types.append(EvaBlock)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(types)
+    return _classes("timm.models.vision_transformer:Block", "timm.models.eva:EvaBlock")
 
 
 @dataclass

@@ -198,3 +198,13 @@ def trace_tokens(tr: Trace) -> torch.Tensor:
     if tr.tokens is None:
         raise ValueError("this trace holds no tokens: trace with tokens=True")
     return as_float(tr.tokens)
+
+
+def feature_stack(f, name: str) -> torch.Tensor:
+    """Features ``[n, D]`` or per-layer ``[L, n, D]`` -> float ``[L, n, D]`` (``L = 1`` for 2-D)."""
+    f = as_float(torch.as_tensor(f))
+    if f.ndim == 2:
+        f = f[None]
+    if f.ndim != 3:
+        raise ValueError(f"{name} must be [n, D] or [L, n, D], got {tuple(f.shape)}")
+    return f

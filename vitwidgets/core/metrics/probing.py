@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from vitwidgets.core.trace import Trace
 
-from ._common import as_float, check_grid, token_index, trace_tokens
+from ._common import as_float, check_grid, feature_stack, token_index, trace_tokens
 
 __all__ = [
     "knn_per_layer",
@@ -26,15 +26,6 @@ __all__ = [
     "cluster_purity",
     "mask_pool",
 ]
-
-
-def _stack(f, name: str) -> torch.Tensor:
-    f = as_float(torch.as_tensor(f))
-    if f.ndim == 2:
-        f = f[None]
-    if f.ndim != 3:
-        raise ValueError(f"{name} must be [n, D] or [L, n, D], got {tuple(f.shape)}")
-    return f
 
 
 def _labels(y, n: int, name: str, device) -> torch.Tensor:
@@ -77,7 +68,7 @@ def knn_per_layer(
             the training set (each sample's own match is excluded).
         layers: names of the ``L`` layers for ``best_layer`` (block indices).
     """
-    train = F.normalize(_stack(features, "features"), dim=-1)
+    train = F.normalize(feature_stack(features, "features"), dim=-1)
     y = _labels(labels, train.shape[1], "labels", train.device)
     loo = test_features is None
     if loo:
@@ -85,7 +76,7 @@ def knn_per_layer(
     else:
         if test_labels is None:
             raise ValueError("test_features needs test_labels")
-        test = F.normalize(_stack(test_features, "test_features").to(train.device), dim=-1)
+        test = F.normalize(feature_stack(test_features, "test_features").to(train.device), dim=-1)
         if test.shape[0] != train.shape[0] or test.shape[-1] != train.shape[-1]:
             raise ValueError(
                 f"train and test features differ in layers or width: {tuple(train.shape)} vs "
@@ -139,7 +130,7 @@ def linear_probe_per_layer(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    xs = _stack(features, "features").detach().cpu().double().numpy()
+    xs = feature_stack(features, "features").detach().cpu().double().numpy()
     y = _labels(labels, xs.shape[1], "labels", "cpu").numpy()
     if test_features is None:
         idx_tr, idx_te = train_test_split(
@@ -150,7 +141,7 @@ def linear_probe_per_layer(
         if test_labels is None:
             raise ValueError("test_features needs test_labels")
         xtr, ytr = xs, y
-        xte = _stack(test_features, "test_features").detach().cpu().double().numpy()
+        xte = feature_stack(test_features, "test_features").detach().cpu().double().numpy()
         yte = _labels(test_labels, xte.shape[1], "test_labels", "cpu").numpy()
     acc = []
     for layer in range(xs.shape[0]):  # one sklearn fit per layer

@@ -11,7 +11,7 @@ import torch
 
 from vitwidgets.core.trace import Trace
 
-from ._common import as_float, check_grid, token_index, trace_tokens
+from ._common import as_float, check_grid, feature_stack, token_index, trace_tokens
 
 __all__ = [
     "FEATURE_MODES",
@@ -71,15 +71,6 @@ def layer_features(
 
 
 # ------------------------------------------------------------------ CKA
-def _check_stack(f: torch.Tensor, name: str) -> torch.Tensor:
-    f = as_float(torch.as_tensor(f))
-    if f.ndim == 2:
-        f = f[None]
-    if f.ndim != 3:
-        raise ValueError(f"{name} must be [n, d] or [L, n, d], got {tuple(f.shape)}")
-    return f
-
-
 def _grams(f: torch.Tensor) -> torch.Tensor:
     """Linear Gram matrices ``[L, n, n]``: the matmul in the input dtype (fast), the HSIC
     arithmetic after it in float64 (the unbiased estimator subtracts large terms)."""
@@ -156,7 +147,7 @@ def cka_matrix(
         ``[La, Lb]`` float64 on the features' device.
     """
     fa = layer_features(a, mode, include_embedding=include_embedding) if isinstance(a, Trace) else a
-    fa = _check_stack(fa, "a")
+    fa = feature_stack(fa, "a")
     ka = _grams(fa)
     if b is None:
         kb = ka
@@ -166,7 +157,7 @@ def cka_matrix(
             if isinstance(b, Trace)
             else b
         )
-        fb = _check_stack(fb, "b").to(fa.device)
+        fb = feature_stack(fb, "b").to(fa.device)
         if fb.shape[1] != fa.shape[1]:
             raise ValueError(
                 f"a and b need the same samples, got n={fa.shape[1]} and {fb.shape[1]}"
@@ -206,13 +197,13 @@ class MinibatchCKA:
         self.cross: bool | None = None
 
     def update(self, feats_a: torch.Tensor, feats_b: torch.Tensor | None = None) -> MinibatchCKA:
-        fa = _check_stack(feats_a, "feats_a")
+        fa = feature_stack(feats_a, "feats_a")
         ka = _grams(fa)
         haa = _self_hsic(ka, True)
         if feats_b is None:
             hab, hbb = _hsic(ka, ka, True), haa
         else:
-            fb = _check_stack(feats_b, "feats_b").to(fa.device)
+            fb = feature_stack(feats_b, "feats_b").to(fa.device)
             if fb.shape[1] != fa.shape[1]:
                 raise ValueError(
                     f"both feature sets need the same images, got {fa.shape[1]} and {fb.shape[1]}"
