@@ -1,0 +1,21 @@
+// Builds one self-contained ESM bundle per widget into ../vitwidgets/static/ (no code splitting,
+// no CDN imports: everything the widget needs is inside its file).
+import { build } from "esbuild";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const outdir = path.join(here, "..", "vitwidgets", "static");
+const widgets = ["explorer", "annotator"];
+
+await build({
+  entryPoints: Object.fromEntries(widgets.map((w) => [w, path.join(here, "src", `${w}.js`)])),
+  outdir,
+  bundle: true,
+  format: "esm",
+  splitting: false,
+  minify: process.argv.includes("--minify"),
+  sourcemap: false,
+  target: ["es2020"],
+  logLevel: "info",
+});

@@ -1,0 +1,34 @@
+// Small DOM helpers shared by the widget entry files. Text always goes in with textContent.
+
+/** Create an element: h("div", {className: "x", title: "t", dataset: {a: "1"}}, child, "text"). */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (v === undefined || v === null) continue;
+    if (k === "dataset") Object.assign(el.dataset, v);
+    else if (k === "style" && typeof v === "object") Object.assign(el.style, v);
+    else if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+    else if (k in el) el[k] = v;
+    else el.setAttribute(k, v);
+  }
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    el.appendChild(typeof c === "string" || typeof c === "number" ? document.createTextNode(String(c)) : c);
+  }
+  return el;
+}
+
+/** Add a <style> element with this id to the document once. */
+export function ensureStyle(id, css) {
+  if (document.getElementById(id)) return;
+  const style = document.createElement("style");
+  style.id = id;
+  style.textContent = css;
+  document.head.appendChild(style);
+}
+
+/** Bytes (DataView / typed array / ArrayBuffer) of a PNG or JPEG as an object URL. */
+export function bytesToObjectUrl(data, type = "image/png") {
+  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return URL.createObjectURL(new Blob([bytes], { type }));
+}

@@ -1,0 +1,311 @@
+"""Head annotations: a person's tag and note per attention head, kept in a JSON file.
+
+The file records the schema version, the identity of the model it annotates (name,
+architecture facts and a hash of the weights) and when it was saved. Every change can be saved
+at once (autosave) with an atomic write (a temporary file in the same folder, flushed, then
+renamed over the old file), so a crash or kernel restart never leaves half a file and loses at
+most the edit in flight. A file that cannot be read, that was written for another model, or that
+changed on disk since it was read is never overwritten: :class:`AnnotationFileError` says why.
+
+File layout (``schema_version`` 1)::
+
+    {
+      "schema": "vitwidgets.head-annotations",
+      "schema_version": 1,
+      "model": {"name": ..., "depth": 12, "num_heads": 6, "weights_sha256": ..., ...},
+      "saved_at": "2026-11-21T06:00:00+00:00",
+      "custom_tags": ["copy-suppression"],
+      "heads": [{"layer": 0, "head": 3, "tag": "offset-local ←", "note": "...",
+                 "source": "user" | "accepted proposal", "updated_at": "..."}]
+    }
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+SCHEMA = "vitwidgets.head-annotations"
+SCHEMA_VERSION = 1
+
+#: Tags offered by the annotator. Offset-local heads carry the direction of their offset
+#: (the neighbour they look at): ← left, → right, ↑ up, ↓ down and the diagonals.
+PRESET_TAGS: tuple[str, ...] = (
+    "local",
+    "offset-local ←",
+    "offset-local →",
+    "offset-local ↑",
+    "offset-local ↓",
+    "offset-local ↖",
+    "offset-local ↗",
+    "offset-local ↙",
+    "offset-local ↘",
+    "axial",
+    "global",
+    "prefix-focused",
+    "other",
+)
+
+_ARROWS = {
+    "left": "←", "right": "→", "up": "↑", "down": "↓",
+    "up-left": "↖", "up-right": "↗", "down-left": "↙", "down-right": "↘",
+}
+#: identity fields compared between a file and the model (others are informative only)
+IDENTITY_KEYS = ("name", "architecture", "depth", "num_heads", "patch_size", "num_prefix",
+                 "weights_sha256")
+MAX_TEXT = 10_000
+
+
+class AnnotationFileError(ValueError):
+    """An annotation file that cannot be used (corrupt, another model, changed on disk)."""
+
+
+def proposal_to_tag(proposal: dict) -> str:
+    """Preset tag of a proposal from ``metrics.propose_head_tags``: ``offset-local`` with
+    direction ``left`` becomes ``"offset-local ←"``; other tags keep their name."""
+    tag = str(proposal.get("tag", ""))
+    direction = proposal.get("direction")
+    if tag == "offset-local" and direction in _ARROWS:
+        return f"offset-local {_ARROWS[direction]}"
+    return tag
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _digest(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+class HeadAnnotations:
+    """Tags and notes per head ``(layer, head)`` of one model, stored in ``path``.
+
+    Args:
+        path: the JSON file. Read when it exists (errors raise :class:`AnnotationFileError`),
+            created on the first save otherwise.
+        identity: the model's identity (``ViTModel.identity``); must match the file's.
+        num_layers, num_heads: the model's shape, to reject heads that do not exist.
+        autosave: save after every change.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        identity: dict[str, Any],
+        *,
+        num_layers: int,
+        num_heads: int,
+        autosave: bool = True,
+    ):
+        self.path = Path(path).expanduser()
+        self.identity = dict(identity)
+        self.num_layers = int(num_layers)
+        self.num_heads = int(num_heads)
+        self.autosave = autosave
+        self.custom_tags: list[str] = []
+        self.saved_at: str | None = None
+        self._heads: dict[tuple[int, int], dict[str, str]] = {}
+        self._disk_digest: str | None = None  # digest of the file as we last read/wrote it
+        if self.path.exists():
+            self._load()
+
+    # -- reading ----------------------------------------------------------------------------
+    def _fail(self, why: str) -> AnnotationFileError:
+        return AnnotationFileError(
+            f"annotation file {self.path}: {why}. It was left untouched; fix or move it, or "
+            f"pass another path"
+        )
+
+    def _load(self) -> None:
+        raw = self.path.read_bytes()
+        try:
+            doc = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise self._fail(f"not valid JSON ({e})") from None
+        if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+            raise self._fail(f"not a vitwidgets head-annotation file (no \"schema\": {SCHEMA!r})")
+        version = doc.get("schema_version")
+        if not isinstance(version, int) or version < 1:
+            raise self._fail(f"bad schema_version {version!r}")
+        if version > SCHEMA_VERSION:
+            raise self._fail(
+                f"schema_version {version} is newer than this vitwidgets reads ({SCHEMA_VERSION})"
+            )
+        stored = doc.get("model")
+        if not isinstance(stored, dict):
+            raise self._fail("no model identity")
+        diffs = [
+            f"{k}: file {stored[k]!r} vs model {self.identity[k]!r}"
+            for k in IDENTITY_KEYS
+            if k in stored and k in self.identity and stored[k] != self.identity[k]
+        ]
+        if diffs:
+            raise self._fail("it annotates another model (" + "; ".join(diffs) + ")")
+        heads: dict[tuple[int, int], dict[str, str]] = {}
+        entries = doc.get("heads")
+        if not isinstance(entries, list):
+            raise self._fail('"heads" is not a list')
+        for i, e in enumerate(entries):
+            try:
+                layer, head = self._check_head(e["layer"], e["head"])
+                tag, note = self._check_text(e.get("tag", "")), self._check_text(e.get("note", ""))
+            except (KeyError, TypeError, ValueError) as err:
+                raise self._fail(f"heads[{i}] is invalid ({err})") from None
+            heads[(layer, head)] = {
+                "tag": tag,
+                "note": note,
+                "source": str(e.get("source", "user")),
+                "updated_at": str(e.get("updated_at", "")),
+            }
+        custom = doc.get("custom_tags", [])
+        if not isinstance(custom, list) or not all(isinstance(t, str) for t in custom):
+            raise self._fail('"custom_tags" is not a list of strings')
+        self._heads = heads
+        self.custom_tags = list(custom)
+        self.saved_at = doc.get("saved_at")
+        self._disk_digest = _digest(raw)
+
+    # -- checks -----------------------------------------------------------------------------
+    def _check_head(self, layer: Any, head: Any) -> tuple[int, int]:
+        if isinstance(layer, bool) or isinstance(head, bool):
+            raise TypeError("layer and head must be integers")
+        layer, head = int(layer), int(head)
+        if not (0 <= layer < self.num_layers and 0 <= head < self.num_heads):
+            raise ValueError(
+                f"no head ({layer}, {head}): the model has layers 0..{self.num_layers - 1} and "
+                f"heads 0..{self.num_heads - 1}"
+            )
+        return layer, head
+
+    @staticmethod
+    def _check_text(text: Any) -> str:
+        if not isinstance(text, str):
+            raise TypeError(f"expected text, got {type(text).__name__}")
+        if len(text) > MAX_TEXT:
+            raise ValueError(f"text longer than {MAX_TEXT} characters")
+        return text
+
+    # -- access -----------------------------------------------------------------------------
+    def get(self, layer: int, head: int) -> dict[str, str]:
+        """``{"tag", "note", "source", "updated_at"}`` of a head (empty strings if none)."""
+        key = self._check_head(layer, head)
+        return dict(self._heads.get(key, {"tag": "", "note": "", "source": "", "updated_at": ""}))
+
+    def items(self) -> list[tuple[tuple[int, int], dict[str, str]]]:
+        """Annotated heads, sorted by (layer, head)."""
+        return [(k, dict(v)) for k, v in sorted(self._heads.items())]
+
+    def __len__(self) -> int:
+        return len(self._heads)
+
+    def set(
+        self, layer: int, head: int, *, tag: str | None = None, note: str | None = None,
+        source: str = "user",
+    ) -> dict[str, str]:
+        """Set a head's tag and/or note (``None`` leaves it); saves when ``autosave``."""
+        key = self._check_head(layer, head)
+        entry = dict(self._heads.get(key, {"tag": "", "note": "", "source": source}))
+        if tag is not None:
+            entry["tag"] = self._check_text(tag).strip()
+            entry["source"] = source
+        if note is not None:
+            entry["note"] = self._check_text(note)
+        entry["updated_at"] = _now()
+        if entry["tag"] or entry["note"]:
+            self._heads[key] = entry
+        else:
+            self._heads.pop(key, None)
+        if entry["tag"] and entry["tag"] not in self.tags:
+            self.custom_tags.append(entry["tag"])
+        self._changed()
+        return dict(entry)
+
+    def accept(self, proposals: list[dict], *, overwrite: bool = False) -> int:
+        """Take the proposed tags (``metrics.propose_head_tags`` entries) as annotations.
+
+        Heads that already have a tag keep it unless ``overwrite``. Returns how many changed.
+        Saves once at the end when ``autosave``.
+        """
+        changed = 0
+        autosave, self.autosave = self.autosave, False
+        try:
+            for p in proposals:
+                layer, head = self._check_head(p["layer"], p["head"])
+                if self._heads.get((layer, head), {}).get("tag") and not overwrite:
+                    continue
+                self.set(layer, head, tag=proposal_to_tag(p), source="accepted proposal")
+                changed += 1
+        finally:
+            self.autosave = autosave
+        if changed:
+            self._changed()
+        return changed
+
+    def add_custom_tag(self, tag: str) -> None:
+        tag = self._check_text(tag).strip()
+        if not tag:
+            raise ValueError("a tag cannot be empty")
+        if tag not in PRESET_TAGS and tag not in self.custom_tags:
+            self.custom_tags.append(tag)
+            self._changed()
+
+    @property
+    def tags(self) -> list[str]:
+        """Preset tags, then custom ones."""
+        return [*PRESET_TAGS, *self.custom_tags]
+
+    # -- writing ----------------------------------------------------------------------------
+    def _changed(self) -> None:
+        if self.autosave:
+            self.save()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The file's content (a new ``saved_at`` each call)."""
+        return {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "model": self.identity,
+            "saved_at": _now(),
+            "custom_tags": list(self.custom_tags),
+            "heads": [
+                {"layer": layer, "head": head, **entry}
+                for (layer, head), entry in sorted(self._heads.items())
+            ],
+        }
+
+    def save(self) -> Path:
+        """Write the file atomically (temporary file in the same folder, fsync, rename).
+
+        Raises :class:`AnnotationFileError` when the file changed on disk since it was read
+        or last written here (another kernel or a person edited it): it is not overwritten.
+        """
+        current = self.path.read_bytes() if self.path.exists() else None
+        if _digest(current) != self._disk_digest:
+            raise self._fail(
+                "it changed on disk since it was read" if current is not None
+                else "it was deleted since it was read"
+            )
+        doc = self.to_dict()
+        data = (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+        )
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self._disk_digest = _digest(data)
+        self.saved_at = doc["saved_at"]
+        return self.path

@@ -1,0 +1,171 @@
+"""HeadAnnotator: a table of heads with proposed tags and evidence, the person's tag and note,
+saved atomically to a JSON file after every edit."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import traitlets
+
+from vitwidgets.core.annotations import HeadAnnotations, proposal_to_tag
+from vitwidgets.core.session import Session
+
+from ._base import RequestWidget, bundle, check_bundle
+from .explorer import as_session
+
+
+def default_annotation_path(model_name: str) -> Path:
+    """``./<model name>.heads.json`` (name made file-safe) in the working directory."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", model_name).strip("._") or "model"
+    return Path.cwd() / f"{safe}.heads.json"
+
+
+def evidence_text(p: dict, patch_size: int) -> str:
+    """One line of the numbers behind a proposed tag (from ``metrics.propose_head_tags``):
+    local mass (share of the aligned map within one patch of the query), offset (dy, dx) of its
+    centre of mass in patches, share of attention on prefix tokens, mean attention distance."""
+    e = p["evidence"]
+    return (
+        f"local {e['local_mass']:.2f} · offset ({e['offset_dy']:+.1f}, {e['offset_dx']:+.1f}) · "
+        f"prefix {e['prefix_share']:.2f} · {e['distance_patches'] * patch_size:.0f} px"
+    )
+
+
+class HeadAnnotator(RequestWidget):
+    """Tag every head of a ViT, starting from the tags proposed by its attention statistics.
+
+    Args:
+        model: a ``ViTModel`` (or a :class:`Session`, sharing its trace with other widgets).
+        images: the images whose attention the proposals come from (not with a Session).
+        path: the annotation JSON file (default ``./<model name>.heads.json``). Read when it
+            exists: a corrupt file or one written for another model raises
+            :class:`~vitwidgets.core.annotations.AnnotationFileError` and is left untouched.
+        autosave: save after every edit (atomic write).
+
+    Traits:
+        layer, head: the selected head (clicking a row sets them; link them to other views).
+        filter_tag: show heads with this tag (yours, or else the proposed one); ``""`` = all,
+            ``"__untagged__"`` = heads you have not tagged.
+        annotations: ``{"layer:head": {"tag", "note", "source", "updated_at"}}`` (read-only
+            mirror of the file; change it with :meth:`set_tag`, :meth:`set_note`,
+            :meth:`accept`).
+    """
+
+    _esm = bundle("annotator")
+
+    rows = traitlets.List(traitlets.Dict()).tag(sync=True)
+    annotations = traitlets.Dict().tag(sync=True)
+    tags = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    layer = traitlets.Int(0).tag(sync=True)
+    head = traitlets.Int(0).tag(sync=True)
+    filter_tag = traitlets.Unicode("").tag(sync=True)
+    status = traitlets.Unicode("").tag(sync=True)
+    status_kind = traitlets.Unicode("info").tag(sync=True)
+    path = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        model: Any,
+        images: Any = None,
+        *,
+        path: str | os.PathLike | None = None,
+        autosave: bool = True,
+        **kwargs: Any,
+    ):
+        check_bundle("annotator")
+        session: Session = as_session(model, images)
+        self.session = session
+        file = Path(path) if path is not None else default_annotation_path(session.name)
+        self.store = HeadAnnotations(
+            file, session.identity, num_layers=session.num_layers,
+            num_heads=session.num_heads, autosave=autosave,
+        )
+        self.proposals = session.proposals()
+        rows = [
+            {
+                "layer": p["layer"],
+                "head": p["head"],
+                "proposed": proposal_to_tag(p),
+                "direction": p.get("direction"),
+                "rule": p["rule"],
+                "evidence": evidence_text(p, session.patch_size),
+            }
+            for p in self.proposals
+        ]
+        super().__init__(rows=rows, path=str(self.store.path), **kwargs)
+        self._sync_from_store()
+
+    @traitlets.validate("layer")
+    def _valid_layer(self, proposal):
+        return self.session.check_layer(proposal["value"]) if hasattr(self, "session") else 0
+
+    @traitlets.validate("head")
+    def _valid_head(self, proposal):
+        h = proposal["value"]
+        if hasattr(self, "session") and not 0 <= h < self.session.num_heads:
+            raise traitlets.TraitError(f"head {h} out of range 0..{self.session.num_heads - 1}")
+        return h
+
+    # -- Python API -------------------------------------------------------------------------
+    def set_tag(self, layer: int, head: int, tag: str) -> None:
+        """Tag a head (``""`` clears it); saved at once when autosaving."""
+        self._edit(lambda: self.store.set(layer, head, tag=tag))
+
+    def set_note(self, layer: int, head: int, note: str) -> None:
+        """Attach a free-text note to a head (stored and shown literally)."""
+        self._edit(lambda: self.store.set(layer, head, note=note))
+
+    def accept(self, heads: list[tuple[int, int]] | None = None, *, overwrite: bool = False) -> int:
+        """Take the proposed tags of ``heads`` (all when ``None``). Heads you tagged keep their
+        tag unless ``overwrite``. Returns how many changed."""
+        wanted = None if heads is None else {(int(a), int(b)) for a, b in heads}
+        chosen = [p for p in self.proposals if wanted is None or (p["layer"], p["head"]) in wanted]
+        return self._edit(lambda: self.store.accept(chosen, overwrite=overwrite))
+
+    def save(self) -> Path:
+        """Save now (needed only with ``autosave=False``)."""
+        return self._edit(self.store.save)
+
+    def _edit(self, fn):
+        try:
+            out = fn()
+            self.status_kind = "info"
+        except Exception as e:
+            self.status_kind, self.status = "error", f"{type(e).__name__}: {e}"
+            raise
+        finally:
+            self._sync_from_store()
+        return out
+
+    def _sync_from_store(self) -> None:
+        self.annotations = {f"{l}:{h}": entry for (l, h), entry in self.store.items()}
+        self.tags = self.store.tags
+        if self.status_kind != "error":
+            saved, where = self.store.saved_at, self.store.path
+            done = f"saved {saved} to {where}" if saved else f"will save to {where}"
+            n = len(self.store)
+            self.status = f"{n} head{'' if n == 1 else 's'} annotated · {done}"
+
+    # -- requests from the frontend -----------------------------------------------------------
+    def _methods(self):
+        return {"set": self._rpc_set, "accept": self._rpc_accept, "add_tag": self._rpc_add_tag}
+
+    def _ok(self) -> tuple[dict, list]:
+        self.status_kind = "info"
+        self._sync_from_store()
+        return {"status": self.status}, []
+
+    def _rpc_set(self, layer: int, head: int, tag: str | None = None, note: str | None = None):
+        self._edit(lambda: self.store.set(layer, head, tag=tag, note=note))
+        return self._ok()
+
+    def _rpc_accept(self, heads: list, overwrite: bool = False):
+        self.accept([tuple(x) for x in heads], overwrite=overwrite)
+        return self._ok()
+
+    def _rpc_add_tag(self, tag: str):
+        self._edit(lambda: self.store.add_custom_tag(tag))
+        return self._ok()
