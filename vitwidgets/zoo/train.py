@@ -1,0 +1,361 @@
+"""Training recipes of the mini zoo, on ShapeWorld, for the three supervision families:
+
+    python -m vitwidgets.zoo.train --method supervised --out runs/supervised
+    python -m vitwidgets.zoo.train --method dino --out runs/dino --resume
+    python -m vitwidgets.zoo.train --method mae --out runs/mae --export   # -> zoo/weights/mae...
+
+- ``supervised``: cross-entropy on the main object's shape (label smoothing 0.1).
+- ``dino``: self-distillation with a momentum teacher (Caron et al. 2021): multi-crop (2 global
+  64 px + 4 local 32 px crops), projection head with a weight-normalised prototype layer,
+  teacher centring and sharpening, cosine momentum schedule.
+- ``mae``: masked autoencoding (He et al. 2022): 75% of patches masked, the encoder sees the
+  visible ones, a 2-block decoder predicts the per-patch-normalised pixels of the masked ones.
+
+Fixed seeds; a checkpoint (model, heads, optimiser, step, RNG) every ``--save-every`` steps and at
+the end, resumable with ``--resume``; tqdm progress. The defaults train on two CPU cores in about
+10-15 minutes; on a GPU (``--device cuda``) raise ``--steps``/``--batch-size``/``--width``.
+``--export`` evaluates the trained encoder (:mod:`vitwidgets.zoo.evaluate`) and writes the
+float16 weights with their training record into the package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from timm.models.vision_transformer import Block
+from torch import nn
+from tqdm.auto import tqdm
+
+from vitwidgets.data import ShapeWorld
+from vitwidgets.zoo import ARCH, DATA_CONFIG, ZOO_NAMES, create_vit
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "supervised": dict(steps=1500, batch_size=128, lr=1e-3, weight_decay=0.05),
+    "dino": dict(steps=1500, batch_size=96, lr=5e-4, weight_decay=0.04),
+    "mae": dict(steps=2500, batch_size=128, lr=1.5e-3, weight_decay=0.05),
+}
+
+
+# ------------------------------------------------------------------------------------- data
+class ShapeWorldTensors:
+    """ShapeWorld images rendered once into a uint8 tensor ``[n, 3, S, S]`` with labels ``[n]``,
+    and normalised float batches drawn from them with a seeded generator."""
+
+    def __init__(self, n: int, seed: int, split: str = "train", image_size: int = 64):
+        ds = ShapeWorld(n, seed=seed, split=split, image_size=image_size)
+        self.images = torch.from_numpy(ds.images()).permute(0, 3, 1, 2).contiguous()
+        self.labels = torch.from_numpy(ds.labels)
+        self.mean = torch.tensor(DATA_CONFIG["mean"]).view(1, 3, 1, 1)
+        self.std = torch.tensor(DATA_CONFIG["std"]).view(1, 3, 1, 1)
+
+    def batch(self, batch_size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.randint(len(self.labels), (batch_size,), generator=gen)
+        x = self.images[idx].float() / 255.0
+        return (x - self.mean) / self.std, self.labels[idx]
+
+
+def random_resized_crop(
+    x: torch.Tensor, size: int, scale: tuple[float, float], gen: torch.Generator,
+    flip: bool = True,
+) -> torch.Tensor:
+    """Batched random resized crop (aspect ratio 3/4..4/3) and horizontal flip of ``[B, C, H, W]``
+    with one affine resampling (bilinear), each image its own crop."""
+    b = x.shape[0]
+    area = torch.empty(b).uniform_(*scale, generator=gen)
+    log_r = torch.empty(b).uniform_(math.log(3 / 4), math.log(4 / 3), generator=gen)
+    ratio = torch.exp(log_r)
+    w = torch.sqrt(area * ratio).clamp(max=1.0)
+    h = torch.sqrt(area / ratio).clamp(max=1.0)
+    cx = (torch.rand(b, generator=gen) * 2 - 1) * (1 - w)
+    cy = (torch.rand(b, generator=gen) * 2 - 1) * (1 - h)
+    sx = w.clone()
+    if flip:
+        sx = torch.where(torch.rand(b, generator=gen) < 0.5, -sx, sx)
+    theta = torch.zeros(b, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 2] = sx, cx
+    theta[:, 1, 1], theta[:, 1, 2] = h, cy
+    grid = F.affine_grid(theta.to(x), [b, x.shape[1], size, size], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def colour_jitter(x: torch.Tensor, gen: torch.Generator, strength: float = 0.3) -> torch.Tensor:
+    """Random brightness and contrast per image (normalised space; hue is left alone, because
+    colour is one of ShapeWorld's concepts)."""
+    b = x.shape[0]
+    bright = torch.empty(b, 1, 1, 1).uniform_(-strength, strength, generator=gen)
+    contrast = torch.empty(b, 1, 1, 1).uniform_(1 - strength, 1 + strength, generator=gen)
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return ((x - mean) * contrast + mean + bright).to(x)
+
+
+# ---------------------------------------------------------------------------------- methods
+class Supervised(nn.Module):
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.encoder = create_vit(num_classes=num_classes)
+
+    def loss(self, x, y, gen, step, total):
+        x = random_resized_crop(x, 64, (0.5, 1.0), gen)
+        logits = self.encoder(x)
+        return F.cross_entropy(logits, y.to(x.device), label_smoothing=0.1), {
+            "acc": (logits.argmax(-1) == y.to(x.device)).float().mean().item()
+        }
+
+
+class DINOHead(nn.Module):
+    """Projection MLP + L2 normalisation + weight-normalised prototypes (DINO)."""
+
+    def __init__(self, dim: int, out_dim: int = 1024, hidden: int = 256, bottleneck: int = 64):
+        super().__init__()
+        self.mlp = nn.Sequential(
+            nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
+            nn.Linear(hidden, bottleneck),
+        )
+        self.last = nn.utils.parametrizations.weight_norm(
+            nn.Linear(bottleneck, out_dim, bias=False)
+        )
+        self.last.parametrizations.weight.original0.data.fill_(1.0)
+        self.last.parametrizations.weight.original0.requires_grad = False
+
+    def forward(self, x):
+        return self.last(F.normalize(self.mlp(x), dim=-1))
+
+
+class DINO(nn.Module):
+    def __init__(self, out_dim: int = 1024, local_crops: int = 4):
+        super().__init__()
+        self.encoder = create_vit(num_classes=0)
+        self.head = DINOHead(ARCH["embed_dim"], out_dim)
+        self.teacher = create_vit(num_classes=0)
+        self.teacher_head = DINOHead(ARCH["embed_dim"], out_dim)
+        self.teacher.load_state_dict(self.encoder.state_dict())
+        self.teacher_head.load_state_dict(self.head.state_dict())
+        for p in [*self.teacher.parameters(), *self.teacher_head.parameters()]:
+            p.requires_grad = False
+        self.register_buffer("centre", torch.zeros(1, out_dim))
+        self.local_crops = local_crops
+
+    def trainable(self):
+        return [*self.encoder.parameters(), *self.head.parameters()]
+
+    def loss(self, x, _y, gen, step, total):
+        glob = [colour_jitter(random_resized_crop(x, 64, (0.4, 1.0), gen), gen) for _ in range(2)]
+        loc = [colour_jitter(random_resized_crop(x, 32, (0.1, 0.4), gen), gen)
+               for _ in range(self.local_crops)]
+        teacher_temp = 0.04 + (0.07 - 0.04) * min(1.0, step / (0.3 * total))
+        with torch.no_grad():
+            t_out = self.teacher_head(self.teacher(torch.cat(glob)))
+            t_prob = F.softmax((t_out - self.centre) / teacher_temp, dim=-1).chunk(2)
+        s_out = [self.head(self.encoder(torch.cat(glob)))]
+        s_out.append(self.head(self.encoder(torch.cat(loc))))
+        s_logp = [F.log_softmax(o / 0.1, dim=-1) for o in s_out]
+        s_chunks = [*s_logp[0].chunk(2), *s_logp[1].chunk(self.local_crops)]
+        total_loss, terms = 0.0, 0
+        for ti, tp in enumerate(t_prob):
+            for si, sp in enumerate(s_chunks):
+                if si == ti:
+                    continue
+                total_loss = total_loss + (-(tp * sp).sum(-1)).mean()
+                terms += 1
+        with torch.no_grad():
+            self.centre.mul_(0.9).add_(0.1 * t_out.mean(0, keepdim=True))
+            entropy = -(t_prob[0] * t_prob[0].clamp_min(1e-12).log()).sum(-1).mean().item()
+        return total_loss / terms, {"teacher_entropy": entropy}
+
+    @torch.no_grad()
+    def after_step(self, step, total):
+        m = 1 - (1 - 0.996) * (math.cos(math.pi * step / total) + 1) / 2
+        for ps, pt in zip(self.trainable(), [*self.teacher.parameters(),
+                                              *self.teacher_head.parameters()], strict=True):
+            pt.mul_(m).add_(ps.detach(), alpha=1 - m)
+
+
+class MAE(nn.Module):
+    def __init__(self, mask_ratio: float = 0.75, dec_dim: int = 96, dec_depth: int = 2):
+        super().__init__()
+        self.encoder = create_vit(num_classes=0)
+        d, p = ARCH["embed_dim"], ARCH["patch_size"]
+        g = (ARCH["img_size"] // p) ** 2
+        self.mask_ratio = mask_ratio
+        self.dec_embed = nn.Linear(d, dec_dim)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, dec_dim))
+        self.dec_pos = nn.Parameter(torch.randn(1, 1 + g, dec_dim) * 0.02)
+        self.dec_blocks = nn.Sequential(*[Block(dec_dim, 4, mlp_ratio=3.0) for _ in
+                                          range(dec_depth)])
+        self.dec_norm = nn.LayerNorm(dec_dim)
+        self.dec_pred = nn.Linear(dec_dim, p * p * 3)
+        nn.init.normal_(self.mask_token, std=0.02)
+
+    def patchify(self, x):
+        p = ARCH["patch_size"]
+        b, c, h, w = x.shape
+        x = x.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 3, 5, 1)
+        return x.reshape(b, (h // p) * (w // p), p * p * c)
+
+    def loss(self, x, _y, gen, step, total):
+        x = random_resized_crop(x, 64, (0.6, 1.0), gen)
+        enc = self.encoder
+        tokens = enc._pos_embed(enc.patch_embed(x))  # [B, 1+G, D] (CLS first, pos added)
+        cls, patches = tokens[:, :1], tokens[:, 1:]
+        b, g, d = patches.shape
+        keep = int(g * (1 - self.mask_ratio))
+        order = torch.rand(b, g, generator=gen).argsort(1).to(x.device)
+        restore = order.argsort(1)
+        visible = torch.gather(patches, 1, order[:, :keep, None].expand(-1, -1, d))
+        h = enc.norm(enc.blocks(enc.norm_pre(torch.cat([cls, visible], 1))))
+        h = self.dec_embed(h)
+        masked = self.mask_token.expand(b, g - keep, -1)
+        full = torch.cat([h[:, 1:], masked], 1)
+        full = torch.gather(full, 1, restore[:, :, None].expand(-1, -1, full.shape[-1]))
+        full = torch.cat([h[:, :1], full], 1) + self.dec_pos
+        pred = self.dec_pred(self.dec_norm(self.dec_blocks(full)))[:, 1:]
+        target = self.patchify(x)
+        mu, var = target.mean(-1, keepdim=True), target.var(-1, keepdim=True)
+        target = (target - mu) / (var + 1e-6).sqrt()
+        mask = torch.ones(b, g, device=x.device)
+        mask[:, :keep] = 0
+        mask = torch.gather(mask, 1, restore)
+        err = ((pred - target) ** 2).mean(-1)
+        return (err * mask).sum() / mask.sum(), {}
+
+
+def build(method: str, num_classes: int) -> nn.Module:
+    if method == "supervised":
+        return Supervised(num_classes)
+    if method == "dino":
+        return DINO()
+    if method == "mae":
+        return MAE()
+    raise ValueError(f"unknown method {method!r}; expected one of {ZOO_NAMES}")
+
+
+# -------------------------------------------------------------------------------- training
+def lr_at(step: int, total: int, base: float, warmup: int) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return base * 0.5 * (1 + math.cos(math.pi * t)) + 1e-6
+
+
+def train(args: argparse.Namespace) -> Path:
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "checkpoint.pt"
+
+    data = ShapeWorldTensors(args.train_size, seed=args.data_seed, image_size=64)
+    num_classes = int(ShapeWorld.num_classes)
+    task = build(args.method, num_classes).to(device)
+    params = task.trainable() if hasattr(task, "trainable") else list(task.parameters())
+    decay = [p for p in params if p.ndim > 1 and p.requires_grad]
+    no_decay = [p for p in params if p.ndim <= 1 and p.requires_grad]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": args.weight_decay},
+         {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.95))
+    gen = torch.Generator().manual_seed(args.seed)
+    start, elapsed, history = 0, 0.0, []
+    if args.resume and ckpt_path.is_file():
+        ck = torch.load(ckpt_path, map_location=device, weights_only=True)
+        task.load_state_dict(ck["task"])
+        opt.load_state_dict(ck["opt"])
+        gen.set_state(ck["gen"])
+        torch.set_rng_state(ck["torch_rng"])
+        start, elapsed, history = int(ck["step"]), float(ck["elapsed"]), json.loads(ck["history"])
+        print(f"resumed {args.method} at step {start}", file=sys.stderr)
+
+    def save(step: int) -> None:
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save({"task": task.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
+                    "torch_rng": torch.get_rng_state(), "step": step, "elapsed": elapsed,
+                    "history": json.dumps(history)}, tmp)
+        tmp.replace(ckpt_path)
+
+    warmup = max(1, int(0.05 * args.steps))
+    task.train()
+    bar = tqdm(range(start, args.steps), initial=start, total=args.steps, desc=args.method,
+               mininterval=5, disable=args.quiet)
+    for step in bar:
+        t0 = time.perf_counter()
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, args.steps, args.lr, warmup)
+        x, y = data.batch(args.batch_size, gen)
+        loss, info = task.loss(x.to(device), y, gen, step, args.steps)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 3.0)
+        opt.step()
+        if hasattr(task, "after_step"):
+            task.after_step(step, args.steps)
+        elapsed += time.perf_counter() - t0
+        if step % 25 == 0 or step == args.steps - 1:
+            history.append({"step": step, "loss": round(loss.item(), 5),
+                            **{k: round(v, 5) for k, v in info.items()}})
+            bar.set_postfix(loss=f"{loss.item():.4f}", **{k: f"{v:.3f}" for k, v in info.items()})
+        if (step + 1) % args.save_every == 0:
+            save(step + 1)
+    save(args.steps)
+    encoder = task.encoder.eval()
+    torch.save({"encoder": encoder.state_dict(), "num_classes": encoder.num_classes,
+                "method": args.method, "args": vars(args), "history": history,
+                "train_seconds": elapsed}, out / "encoder.pt")
+    print(f"{args.method}: {args.steps} steps in {elapsed / 60:.1f} min of compute",
+          file=sys.stderr)
+    return out / "encoder.pt"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m vitwidgets.zoo.train", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--method", required=True, choices=ZOO_NAMES)
+    ap.add_argument("--out", default=None, help="run folder (default runs/<method>)")
+    ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--weight-decay", type=float, default=None)
+    ap.add_argument("--train-size", type=int, default=20000, help="ShapeWorld training images")
+    ap.add_argument("--data-seed", type=int, default=0, help="ShapeWorld dataset seed")
+    ap.add_argument("--seed", type=int, default=0, help="initialisation / augmentation seed")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    ap.add_argument("--save-every", type=int, default=250)
+    ap.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
+    ap.add_argument("--export", action="store_true",
+                    help="evaluate and write the float16 weights into the package")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    for k, v in DEFAULTS[args.method].items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    if args.out is None:
+        args.out = f"runs/{args.method}"
+    args.command = "python -m vitwidgets.zoo.train " + " ".join(
+        sys.argv[1:] if argv is None else argv)
+    args.host = f"{platform.processor() or platform.machine()}, torch {torch.__version__}"
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    encoder_path = train(args)
+    if args.export:
+        from vitwidgets.zoo.evaluate import export
+
+        export(encoder_path)
+
+
+if __name__ == "__main__":
+    main()
