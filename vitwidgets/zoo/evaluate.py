@@ -137,6 +137,7 @@ def export(encoder_path: str | Path, out: Path | None = None) -> Path:
     tmp = out.with_suffix(".tmp")
     save_file(state, str(tmp), metadata={METADATA_KEY: json.dumps(record)})
     tmp.replace(out)
+    out.chmod(0o644)
     print(json.dumps({k: record["metrics"][k] for k in ("knn_best_top1", "knn_best_layer",
                       "linear_probe_best_top1")} | {"random_init_knn":
                       baseline["knn_best_top1"]}, indent=1))
