@@ -49,6 +49,17 @@ def shapeworld_batches(n: int, split: str, seed: int = 0, batch_size: int = 100)
             for s in range(0, n, batch_size)]
 
 
+def main_object_attributes(n: int, split: str, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Colour and texture indices ``[n]`` of the main object of ShapeWorld ``split``."""
+    from vitwidgets.data import COLOURS, TEXTURES
+
+    ds = ShapeWorld(n, seed=seed, split=split, image_size=64)
+    colours, textures = list(COLOURS), list(TEXTURES)
+    objs = [ds[i][1]["objects"][0] for i in range(n)]
+    return {"colour": torch.tensor([colours.index(o["colour"]) for o in objs]),
+            "texture": torch.tensor([textures.index(o["texture"]) for o in objs])}
+
+
 def knn_check(model: Any, data_seed: int = 0) -> list[float]:
     """k-NN top-1 per layer on the small fixed split (bank ``val`` 300, queries ``test`` 200)."""
     vm = load_model(model, device="cpu")
@@ -67,6 +78,14 @@ def evaluate(model: torch.nn.Module, data_seed: int = 0, progress: bool = True) 
     fq, yq = dataset_features(vm, queries, progress=progress, desc="queries")
     knn = knn_per_layer(fb, yb, fq, yq)
     probe = linear_probe_per_layer(fb, yb, fq, yq)
+    # what else the CLS features encode: the main object's colour and texture (k-NN, same splits)
+    attr_b = main_object_attributes(BANK, "val", data_seed)
+    attr_q = main_object_attributes(QUERIES, "test", data_seed)
+    attributes = {
+        f"knn_{name}_best_top1": round(float(knn_per_layer(fb, attr_b[name], fq,
+                                                           attr_q[name]).accuracy.max()), 4)
+        for name in ("colour", "texture")
+    }
     stats = dataset_head_stats(vm, shapeworld_batches(ATTN_IMAGES, "test", data_seed),
                                progress=False)
     distance_px = stats.distance * stats.patch_size
@@ -84,7 +103,10 @@ def evaluate(model: torch.nn.Module, data_seed: int = 0, progress: bool = True) 
         "attention_distance_px_per_head": r(distance_px),
         "nmi_per_layer": r(stats.nmi.mean(-1)),
         "knn_check_per_layer": knn_check(model, data_seed),
+        **attributes,
         "chance_top1": round(1 / ShapeWorld.num_classes, 4),
+        "chance_colour": round(1 / 8, 4),
+        "chance_texture": round(1 / 5, 4),
         "eval_splits": {"bank": f"ShapeWorld val n={BANK}", "queries": f"test n={QUERIES}",
                         "attention": f"test n={ATTN_IMAGES}", "data_seed": data_seed},
     }
@@ -95,7 +117,8 @@ def random_init_baseline(num_classes: int, seed: int = 0, data_seed: int = 0) ->
     torch.manual_seed(seed)
     res = evaluate(create_vit(num_classes=num_classes).eval(), data_seed, progress=False)
     return {k: res[k] for k in ("knn_top1_per_layer", "knn_best_layer", "knn_best_top1",
-                                "linear_probe_best_top1")}
+                                "linear_probe_best_top1", "knn_colour_best_top1",
+                                "knn_texture_best_top1")}
 
 
 def export(encoder_path: str | Path, out: Path | None = None) -> Path:
@@ -210,6 +233,11 @@ def model_card() -> str:
             f"architecture at random initialisation {base['knn_best_top1']:.3f}.",
             f"- Linear probe, best layer: {met['linear_probe_best_top1']:.3f} (random init "
             f"{base['linear_probe_best_top1']:.3f}).",
+            f"- What else the CLS token encodes (k-NN, best layer): the main object's colour "
+            f"{met['knn_colour_best_top1']:.3f} (random init {base['knn_colour_best_top1']:.3f}"
+            f", chance {met['chance_colour']:.3f}) and texture "
+            f"{met['knn_texture_best_top1']:.3f} (random init "
+            f"{base['knn_texture_best_top1']:.3f}, chance {met['chance_texture']:.3f}).",
             "",
             "| block | " + " | ".join(str(i) for i in range(n)) + " |",
             "|---|" + "---|" * n,
