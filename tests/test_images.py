@@ -28,6 +28,9 @@ def test_pil_numpy_torch_and_path_inputs_agree(tmp_path):
 
 def test_batches_and_lists_become_one_tensor_per_image():
     assert len(to_rgb_tensors(torch.rand(5, 3, 8, 8))) == 5
+    batch = np.stack([RGB, RGB[::-1]])
+    a, b = to_rgb_tensors(batch)
+    assert torch.equal(b, to_rgb_tensors(RGB[::-1].copy())[0]) and a.shape == (3, 4, 6)
     assert len(to_rgb_tensors([RGB, Image.fromarray(RGB), torch.rand(2, 3, 4, 6)])) == 4
 
 
@@ -64,6 +67,7 @@ def test_grayscale_palette_rgba_and_16bit_images_are_converted():
         (np.full((4, 4, 3), 2.0), ValueError, r"\[0, 1\]"),
         (np.full((4, 4, 3), np.nan), ValueError, "NaN"),
         (torch.zeros(2, 2, 3, 4, 4), ValueError, "shape"),
+        (np.zeros((2, 2, 4, 4, 3), np.uint8), ValueError, "shape"),
         (42, TypeError, "expected a PIL image"),
         ([], ValueError, "empty list"),
         ([[RGB]], TypeError, "nested"),

@@ -22,9 +22,9 @@ from PIL import Image
 ImageLike = Image.Image | str | os.PathLike | np.ndarray | torch.Tensor
 
 _EXPECTED = (
-    "expected a PIL image, a file path, a numpy array HxW or HxWxC (C in 1, 3, 4; uint8, uint16 "
-    "or float in [0, 1]), a torch tensor CxHxW or BxCxHxW (uint8 or float in [0, 1]), or a list "
-    "of these"
+    "expected a PIL image, a file path, a numpy array HxW, HxWxC or BxHxWxC (C in 1, 3, 4; "
+    "uint8, uint16 or float in [0, 1]), a torch tensor CxHxW or BxCxHxW (uint8 or float in "
+    "[0, 1]), or a list of these"
 )
 
 
@@ -134,8 +134,9 @@ def to_rgb_tensors(images: Any) -> list[torch.Tensor]:
     """Convert images to a list of float RGB tensors ``[3, H, W]`` in ``[0, 1]`` on the CPU.
 
     Accepts a PIL image (any mode: grayscale, RGBA and palette images are converted, alpha is
-    composited over white, 16-bit images are scaled by 1/65535), a path, a numpy array ``HxW`` or
-    ``HxWxC``, a torch tensor ``CxHxW`` or ``BxCxHxW``, or a list/tuple of these.
+    composited over white, 16-bit images are scaled by 1/65535), a path, a numpy array ``HxW``,
+    ``HxWxC`` or a batch ``BxHxWxC``, a torch tensor ``CxHxW`` or ``BxCxHxW``, or a list/tuple
+    of these.
 
     Raises:
         TypeError: for objects that are not images.
@@ -166,6 +167,8 @@ def _one_to_tensors(im: Any, what: str) -> list[torch.Tensor]:
             pil.load()
             return [_pil_to_tensor(pil)]
     if isinstance(im, np.ndarray):
+        if im.ndim == 4:  # a batch of HxWxC images
+            return [_numpy_to_tensor(a, f"{what}[{i}]") for i, a in enumerate(im)]
         return [_numpy_to_tensor(im, what)]
     if isinstance(im, torch.Tensor):
         return _tensor_to_tensors(im, what)
