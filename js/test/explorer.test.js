@@ -50,18 +50,23 @@ function makeModel() {
   return model;
 }
 
+/** Render the explorer with a fresh fake model and wait for its first paint. */
+async function mountPainted(model = makeModel()) {
+  const el = document.createElement("div");
+  document.body.appendChild(el);
+  const cleanup = explorer.render({ model, el });
+  const root = el.querySelector(".vw-explorer");
+  await until(() => root.dataset.ready === "true", "first paint");
+  return { model, el, root, cleanup };
+}
+
 function hoverToken(canvas, layout, token) {
   const r = layout.cellRect(token);
   canvas.dispatchEvent(new window.MouseEvent("mousemove", { clientX: r.x + r.w / 2, clientY: r.y + r.h / 2, bubbles: true }));
 }
 
 test("hover paints every head's row from the shipped layer; keys and errors round-trip", async () => {
-  const model = makeModel();
-  const el = document.createElement("div");
-  document.body.appendChild(el);
-  const cleanup = explorer.render({ model, el });
-  const root = el.querySelector(".vw-explorer");
-  await until(() => root.dataset.ready === "true", "first paint");
+  const { model, el, root, cleanup } = await mountPainted();
   const first = model.sent.find((m) => m.kind === "request");
   assert.equal(first.method, "layer_data");
   assert.deepEqual(first.params, { image: 0, layer: 0, mode: "row", include: ["attention"] });
@@ -117,12 +122,7 @@ test("hover paints every head's row from the shipped layer; keys and errors roun
 });
 
 test("column mode reads the hovered key's column; modes are buttons", async () => {
-  const model = makeModel();
-  const el = document.createElement("div");
-  document.body.appendChild(el);
-  const cleanup = explorer.render({ model, el });
-  const root = el.querySelector(".vw-explorer");
-  await until(() => root.dataset.ready === "true", "first paint");
+  const { model, el, root, cleanup } = await mountPainted();
   el.querySelector('.vw-modes button[data-mode="column"]').click();
   assert.equal(model.get("mode"), "column");
   await tick(5);
