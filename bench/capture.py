@@ -13,47 +13,18 @@ Random weights (timing does not depend on them).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import timm  # noqa: E402
 import torch  # noqa: E402
+from _common import machine, timed  # noqa: E402
 
 import vitwidgets as vw  # noqa: E402
 
 MODELS = {"ViT-S/16": "vit_small_patch16_224", "ViT-B/16": "vit_base_patch16_224"}
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    desc = f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} " \
-           f"threads), timm {timm.__version__}"
-    if torch.cuda.is_available():
-        desc += f", GPU {torch.cuda.get_device_name()}"
-    return desc
-
-
-def timed(fn, device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -66,7 +37,7 @@ def main() -> None:
     args = ap.parse_args()
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    print(f"machine: {machine()}; device {device}")
+    print(f"machine: {machine(device)}; device {device}")
     print(f"{'model':9} {'batch':>5} {'plain s':>9} {'traced s':>9} {'ratio':>6} {'attn MB':>8}")
     ratios = []
     for label in args.models:

@@ -16,43 +16,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 
 import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from _common import machine, timed  # noqa: E402
+
 import vitwidgets as vw  # noqa: E402
 from vitwidgets.core import streaming  # noqa: E402
 
 M = vw.metrics
-
-
-def machine(device: torch.device) -> str:
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        pass
-    desc = f"CPU {cpu}, {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}"
-    if device.type == "cuda":
-        desc += f"; GPU {torch.cuda.get_device_name(device)}"
-    return desc
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(fn, device) -> float:
-    sync(device)
-    t = time.perf_counter()
-    fn()
-    sync(device)
-    return time.perf_counter() - t
 
 
 def interleaved(fns: dict, device, repeat: int) -> dict[str, float]:

@@ -128,11 +128,17 @@ class LayerMetrics(ipywidgets.VBox):
                                                             (label, f"@{column}{{0.000}}"),
                                                             ("proposed", "@tag")]))
         if fig.legend:
-            fig.legend.location = "top_left"
-            fig.legend.label_text_font_size = "8pt"
-            fig.legend.padding = 2
-            fig.legend.spacing = 0
-            fig.legend.background_fill_alpha = 0.6
+            # outside the plot frame: inside, it covers (and swallows taps on) the dots of the
+            # early-layer heads with large distances, exactly its top-left corner
+            legend = fig.legend[0]
+            fig.center.remove(legend)
+            fig.add_layout(legend, "above")
+            legend.orientation = "horizontal"
+            legend.location = "top_left"
+            legend.label_text_font_size = "8pt"
+            legend.padding = 2
+            legend.spacing = 4
+            legend.margin = 0
         return fig
 
     # -- linking ----------------------------------------------------------------------------
