@@ -114,3 +114,41 @@ def test_ten_thousand_images_generate():
 def test_bad_arguments_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ShapeWorld(10, **kwargs)
+
+
+def test_restyled_scene_keeps_every_object_pixel_and_changes_the_style():
+    ds = ShapeWorld(30, seed=0, split="val")
+    idx = list(range(30))
+    a = ds.restyled(idx, [7] * 30)
+    assert np.array_equal(ds.restyled(idx, [7] * 30), a)  # a style is fixed bytes
+    assert np.array_equal(ds.restyled([12], [7])[0], a[12])  # and independent of the batch
+    b = ds.restyled(idx, [8] * 30)
+    original = ds.images()
+    changed_colour = 0
+    for i in idx:
+        rec = ds[i][1]
+        # content is kept: each object's visible pixels are single-coloured (with its dark
+        # shade) in every style, so the object masks of the original still cut the scene exactly
+        for k, mask in enumerate(rec["object_masks"]):
+            if not mask.any():  # fully occluded
+                continue
+            for img in (a[i], b[i]):
+                vals = np.unique(img[mask], axis=0)
+                assert 1 <= len(vals) <= 2, (i, k)
+                shades = {tuple(c) for c in COLOURS.values()} | {
+                    tuple(int(v) for v in np.round(np.array(c) * 0.45)) for c in COLOURS.values()}
+                assert {tuple(int(v) for v in px) for px in vals} <= shades, (i, k)
+        main = rec["object_masks"][0]
+        changed_colour += int(not np.array_equal(a[i][main].max(0), original[i][main].max(0)))
+    # 8 colours: a new style keeps the main object's colour 1 time in 8 on average
+    assert changed_colour >= 20
+
+
+def test_restyled_refuses_mismatched_or_negative_styles():
+    ds = ShapeWorld(5)
+    with pytest.raises(ValueError, match="one style per index"):
+        ds.restyled([0, 1], [3])
+    with pytest.raises(ValueError, match="non-negative"):
+        ds.restyled([0], [-1])
+    with pytest.raises(IndexError):
+        ds.restyled([5], [0])

@@ -71,3 +71,31 @@ def test_training_cli_runs_a_few_steps_and_resumes(method, tmp_path):
     assert second["step"] == 3
     encoder = torch.load(tmp_path / "encoder.pt", weights_only=True)
     assert encoder["method"] == method and "blocks.5.attn.qkv.weight" in encoder["encoder"]
+
+
+def test_dino_views_with_restyle_and_hue_jitter_train_a_step(tmp_path):
+    train_main(["--method", "dino", "--out", str(tmp_path), "--train-size", "32",
+                "--batch-size", "8", "--threads", "1", "--quiet", "--steps", "1",
+                "--restyle", "0.5", "--hue-jitter", "--out-dim", "64"])
+    encoder = torch.load(tmp_path / "encoder.pt", weights_only=True)
+    assert encoder["args"]["restyle"] == 0.5 and encoder["args"]["hue_jitter"]
+
+
+def test_hue_saturation_jitter_keeps_grey_and_is_the_identity_at_zero_strength():
+    from vitwidgets.zoo.train import hue_saturation_jitter
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(6, 3, 5, 5)
+    same = hue_saturation_jitter(x, gen, hue=0.0, saturation=0.0, grey_p=0.0)
+    assert torch.allclose(same, x, atol=1e-6)
+    grey = torch.full((6, 3, 5, 5), 0.3)  # grey pixels have no hue: any rotation keeps them
+    assert torch.allclose(hue_saturation_jitter(grey, gen, hue=0.5), grey, atol=1e-6)
+    # a hue rotation keeps brightness (channel mean) and chroma (distance from the grey axis)
+    red = torch.tensor([1.0, -1.0, -1.0]).view(1, 3, 1, 1).expand(2, 3, 1, 1)
+    rotated = hue_saturation_jitter(red, torch.Generator().manual_seed(1), hue=0.5,
+                                    saturation=0.0, grey_p=0.0)
+    mean = red.mean(1, keepdim=True)
+    assert torch.allclose(rotated.mean(1, keepdim=True), mean, atol=1e-6)  # brightness kept
+    assert torch.allclose((rotated - mean).norm(dim=1), (red - mean).norm(dim=1), atol=1e-5)
+    all_grey = hue_saturation_jitter(x, gen, grey_p=1.0)
+    assert torch.allclose(all_grey, all_grey.mean(1, keepdim=True).expand_as(x), atol=1e-6)

@@ -1,7 +1,7 @@
 """vitwidgets: linked, interactive Jupyter widgets for looking inside Vision Transformers.
 
     import vitwidgets as vw
-    m = vw.load_model("zoo:dino")          # or any timm ViT name / instance / checkpoint
+    m = vw.load_model("zoo:mae")           # or any timm ViT name / instance / checkpoint
     tr = m.trace(image)                      # attention [L,B,H,N,N], tokens [L+1,B,N,D], ...
     vw.metrics.attention_distance(tr)        # [L, B, H] in pixels
     vw.explore(m, image)                     # the linked dashboard

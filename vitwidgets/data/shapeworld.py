@@ -24,6 +24,9 @@ Determinism: sample ``i`` of split ``s`` with seed ``k`` is drawn from
 ``numpy.random.default_rng([k, SPLITS[s], i])`` only, so any index can be generated on its own,
 in any order, and always gives the same bytes.
 
+Style views: :meth:`ShapeWorld.restyled` renders the same scene (content, hence every mask and
+keypoint) with new colours, textures and background, for self-supervised training.
+
 Rendering is aliased on purpose: every pixel belongs to exactly one object or to the background,
 so masks match the drawn pixels exactly.
 """
@@ -357,6 +360,29 @@ class ShapeWorld:
             out[j] = self._render(i).image
         return out
 
+    def restyled(self, indices: Any, styles: Any) -> np.ndarray:
+        """Scenes ``indices`` re-rendered in other styles, ``uint8 [n, S, S, 3]``.
+
+        Each scene keeps its content (shapes, sizes, positions, rotations, occlusion order, hence
+        label, masks and keypoints) and gets new object colours, object textures and background,
+        drawn from ``numpy.random.default_rng([seed, split, index, 1 + style])``: style ``k`` of
+        a scene is always the same bytes, and different styles are independent draws (two
+        styles may repeat a colour by chance). These are content-preserving, style-changing
+        views in the sense of von Kuegelgen et al. (NeurIPS 2021), ShapeWorld's counterpart of
+        the colour jitter of self-supervised training; ``images()`` is the original style.
+        """
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        styles = np.asarray(styles, dtype=np.int64).reshape(-1)
+        if indices.shape != styles.shape:
+            raise ValueError(f"need one style per index: got {len(indices)} indices and "
+                             f"{len(styles)} styles")
+        if (styles < 0).any():
+            raise ValueError("styles must be non-negative integers")
+        out = np.empty((len(indices), self.image_size, self.image_size, 3), np.uint8)
+        for j, (i, k) in enumerate(zip(indices.tolist(), styles.tolist(), strict=True)):
+            out[j] = self._render(self._check_index(i), style=k).image
+        return out
+
     @property
     def labels(self) -> np.ndarray:
         """Class labels of all samples, ``int64 [n]`` (cheap: no drawing)."""
@@ -411,11 +437,17 @@ class ShapeWorld:
         objs[0]["_rng"] = rng
         return objs
 
-    def _render(self, index: int) -> _Rendered:
+    def _render(self, index: int, style: int | None = None) -> _Rendered:
         s = self.image_size
         scale = s / 64.0
         objs = self._layout(index)
         rng: np.random.Generator = objs[0].pop("_rng")
+        if style is not None:
+            # same content, new style: colours, textures and background from the style's stream
+            rng = np.random.default_rng([self.seed, SPLITS[self.split], index, 1 + int(style)])
+            for o in objs:
+                o["colour"] = int(rng.integers(len(COLOURS)))
+                o["texture"] = int(rng.integers(len(TEXTURES)))
         yy, xx = self._yy, self._xx
 
         # background: pale grey-ish base with a low-contrast pattern and a smooth gradient

@@ -6,15 +6,17 @@
 
 - ``supervised``: cross-entropy on the main object's shape (label smoothing 0.1).
 - ``dino``: self-distillation with a momentum teacher (Caron et al. 2021): multi-crop (2 global
-  64 px + 4 local 32 px crops, brightness/contrast jitter; ``--recolour`` also recolours
-  each view by a random RGB permutation or grey), projection head with a weight-normalised
-  prototype layer, teacher centring and sharpening, cosine momentum schedule.
+  64 px + 4 local 32 px crops, brightness/contrast jitter; ``--hue-jitter`` adds DINO's hue,
+  saturation and greyscale jitter; ``--restyle P`` shows a share P of the images' second view
+  re-rendered in a new style, :meth:`ShapeWorld.restyled`), projection head with a
+  weight-normalised prototype layer (``--out-dim``), teacher centring and sharpening, cosine
+  momentum schedule from ``--momentum`` to 1.
 - ``mae``: masked autoencoding (He et al. 2022): 75% of patches masked, the encoder sees the
   visible ones, a 2-block decoder predicts the per-patch-normalised pixels of the masked ones.
 
 Fixed seeds; a checkpoint (model, heads, optimiser, step, RNG) every ``--save-every`` steps and at
 the end, resumable with ``--resume``; tqdm progress. The defaults train on two CPU cores in about
-10-15 minutes; on a GPU (``--device cuda``) raise ``--steps``/``--batch-size``/``--width``.
+10-15 minutes; on a GPU (``--device cuda``) raise ``--steps`` and ``--batch-size``.
 ``--export`` evaluates the trained encoder (:mod:`vitwidgets.zoo.evaluate`) and writes the
 float16 weights with their training record into the package.
 """
@@ -53,16 +55,29 @@ class ShapeWorldTensors:
     and normalised float batches drawn from them with a seeded generator."""
 
     def __init__(self, n: int, seed: int, split: str = "train", image_size: int = 64):
-        ds = ShapeWorld(n, seed=seed, split=split, image_size=image_size)
-        self.images = torch.from_numpy(ds.images()).permute(0, 3, 1, 2).contiguous()
-        self.labels = torch.from_numpy(ds.labels)
+        self.dataset = ShapeWorld(n, seed=seed, split=split, image_size=image_size)
+        self.images = torch.from_numpy(self.dataset.images()).permute(0, 3, 1, 2).contiguous()
+        self.labels = torch.from_numpy(self.dataset.labels)
         self.mean = torch.tensor(DATA_CONFIG["mean"]).view(1, 3, 1, 1)
         self.std = torch.tensor(DATA_CONFIG["std"]).view(1, 3, 1, 1)
 
-    def batch(self, batch_size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def normalise(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 ``[B, 3, S, S]`` -> normalised float."""
+        return (images.float() / 255.0 - self.mean) / self.std
+
+    def batch(
+        self, batch_size: int, gen: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(images [B, 3, S, S] normalised, labels [B], dataset indices [B])``."""
         idx = torch.randint(len(self.labels), (batch_size,), generator=gen)
-        x = self.images[idx].float() / 255.0
-        return (x - self.mean) / self.std, self.labels[idx]
+        return self.normalise(self.images[idx]), self.labels[idx], idx
+
+    def restyled(self, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """The scenes ``idx`` re-rendered in random new styles (:meth:`ShapeWorld.restyled`),
+        normalised ``[B, 3, S, S]``."""
+        styles = torch.randint(2**31 - 1, (len(idx),), generator=gen)
+        imgs = self.dataset.restyled(idx.numpy(), styles.numpy())
+        return self.normalise(torch.from_numpy(imgs).permute(0, 3, 1, 2))
 
 
 def random_resized_crop(
@@ -99,20 +114,25 @@ def colour_jitter(x: torch.Tensor, gen: torch.Generator, strength: float = 0.3) 
     return ((x - mean) * contrast + mean + bright).to(x)
 
 
-_CHANNEL_ORDERS = torch.tensor([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]])
-
-
-def colour_permute(x: torch.Tensor, gen: torch.Generator, grey_p: float = 0.2) -> torch.Tensor:
-    """Recolour each image by a random permutation of its RGB channels, and turn it grey with
-    probability ``grey_p``. Two views of one image then rarely share colours, which removes the
-    shortcut a self-distillation model otherwise takes on ShapeWorld (matching views by colour
-    alone: the bundled zoo:dino, trained without it, encodes colour, not shape). The
-    normalisation is the same for every channel, so permuting normalised channels is exact."""
+def hue_saturation_jitter(
+    x: torch.Tensor, gen: torch.Generator, hue: float = 0.1, saturation: float = 0.2,
+    grey_p: float = 0.2,
+) -> torch.Tensor:
+    """DINO's colour augmentation beyond brightness/contrast, per image: a hue rotation by up to
+    ``hue`` turns (a rotation of RGB about the grey axis), saturation scaled by
+    ``1 +- saturation``, and greyscale with probability ``grey_p``. The normalisation is the same
+    for every channel, so these act on normalised images exactly as on pixels about mid-grey."""
     b = x.shape[0]
-    order = _CHANNEL_ORDERS[torch.randint(6, (b,), generator=gen)].to(x.device)
-    x = torch.gather(x, 1, order[:, :, None, None].expand(-1, -1, *x.shape[2:]))
-    grey = (torch.rand(b, generator=gen) < grey_p).to(x.device)[:, None, None, None]
-    return torch.where(grey, x.mean(1, keepdim=True).expand_as(x), x)
+    theta = (torch.rand(b, generator=gen) * 2 - 1) * hue * 2 * math.pi
+    u = torch.full((3,), 3 ** -0.5)
+    ux = torch.tensor([[0.0, -u[2], u[1]], [u[2], 0.0, -u[0]], [-u[1], u[0], 0.0]])
+    c, s_ = torch.cos(theta)[:, None, None], torch.sin(theta)[:, None, None]
+    rot = c * torch.eye(3) + s_ * ux + (1 - c) * torch.outer(u, u)  # [B, 3, 3]
+    x = torch.einsum("bij,bjhw->bihw", rot.to(x), x)
+    grey = x.mean(1, keepdim=True)
+    sat = 1 + (torch.rand(b, 1, 1, 1, generator=gen) * 2 - 1) * saturation
+    sat = torch.where(torch.rand(b, 1, 1, 1, generator=gen) < grey_p, torch.zeros_like(sat), sat)
+    return grey + sat.to(x) * (x - grey)
 
 
 # ---------------------------------------------------------------------------------- methods
@@ -121,7 +141,7 @@ class Supervised(nn.Module):
         super().__init__()
         self.encoder = create_vit(num_classes=num_classes)
 
-    def loss(self, x, y, gen, step, total):
+    def loss(self, x, y, gen, step, total, restyle=None):
         x = random_resized_crop(x, 64, (0.5, 1.0), gen)
         logits = self.encoder(x)
         return F.cross_entropy(logits, y.to(x.device), label_smoothing=0.1), {
@@ -149,9 +169,14 @@ class DINOHead(nn.Module):
 
 
 class DINO(nn.Module):
-    def __init__(self, out_dim: int = 1024, local_crops: int = 4, recolour: bool = False):
+    def __init__(self, out_dim: int = 1024, local_crops: int = 4, restyle: float = 0.0,
+                 momentum: float = 0.996, hue_jitter: bool = False,
+                 teacher_temp: float = 0.07):
         super().__init__()
-        self.recolour = recolour
+        self.teacher_temp = teacher_temp
+        self.hue_jitter = hue_jitter
+        self.restyle = restyle
+        self.momentum = momentum
         self.encoder = create_vit(num_classes=0)
         self.head = DINOHead(ARCH["embed_dim"], out_dim)
         self.teacher = create_vit(num_classes=0)
@@ -166,21 +191,27 @@ class DINO(nn.Module):
     def trainable(self):
         return [*self.encoder.parameters(), *self.head.parameters()]
 
-    def loss(self, x, _y, gen, step, total):
-        def view(size: int, scale: tuple[float, float]) -> torch.Tensor:
-            crop = random_resized_crop(x, size, scale, gen)
-            if self.recolour:
-                crop = colour_permute(crop, gen)
-            return colour_jitter(crop, gen)
+    def loss(self, x, _y, gen, step, total, restyle=None):
+        # with restyling, the second global view of a share ``restyle`` of the images shows the
+        # scene in a new style (colours, textures, background); local crops alternate between
+        # the two scenes
+        scenes = [x, x]
+        if self.restyle:
+            which = (torch.rand(len(x), generator=gen) < self.restyle).to(x.device)
+            scenes[1] = torch.where(which[:, None, None, None], restyle().to(x), x)
 
-        glob = [view(64, (0.4, 1.0)) for _ in range(2)]
-        loc = [view(32, (0.1, 0.4)) for _ in range(self.local_crops)]
-        teacher_temp = 0.04 + (0.07 - 0.04) * min(1.0, step / (0.3 * total))
+        def view(src: torch.Tensor, size: int, scale: tuple[float, float]) -> torch.Tensor:
+            v = colour_jitter(random_resized_crop(src, size, scale, gen), gen)
+            return hue_saturation_jitter(v, gen) if self.hue_jitter else v
+
+        glob = [view(scenes[i], 64, (0.4, 1.0)) for i in range(2)]
+        loc = [view(scenes[i % 2], 32, (0.1, 0.4)) for i in range(self.local_crops)]
+        # teacher temperature: warm-up from 0.04 to its final value over 30% of the steps
+        teacher_temp = 0.04 + (self.teacher_temp - 0.04) * min(1.0, step / (0.3 * total))
         with torch.no_grad():
             t_out = self.teacher_head(self.teacher(torch.cat(glob)))
             t_prob = F.softmax((t_out - self.centre) / teacher_temp, dim=-1).chunk(2)
-        s_out = [self.head(self.encoder(torch.cat(glob)))]
-        s_out.append(self.head(self.encoder(torch.cat(loc))))
+        s_out = [self.head(self.encoder(torch.cat(glob))), self.head(self.encoder(torch.cat(loc)))]
         s_logp = [F.log_softmax(o / 0.1, dim=-1) for o in s_out]
         s_chunks = [*s_logp[0].chunk(2), *s_logp[1].chunk(self.local_crops)]
         total_loss, terms = 0.0, 0
@@ -190,14 +221,15 @@ class DINO(nn.Module):
                     continue
                 total_loss = total_loss + (-(tp * sp).sum(-1)).mean()
                 terms += 1
+        total_loss = total_loss / terms
         with torch.no_grad():
             self.centre.mul_(0.9).add_(0.1 * t_out.mean(0, keepdim=True))
             entropy = -(t_prob[0] * t_prob[0].clamp_min(1e-12).log()).sum(-1).mean().item()
-        return total_loss / terms, {"teacher_entropy": entropy}
+        return total_loss, {"teacher_entropy": entropy}
 
     @torch.no_grad()
     def after_step(self, step, total):
-        m = 1 - (1 - 0.996) * (math.cos(math.pi * step / total) + 1) / 2
+        m = 1 - (1 - self.momentum) * (math.cos(math.pi * step / total) + 1) / 2
         for ps, pt in zip(self.trainable(), [*self.teacher.parameters(),
                                               *self.teacher_head.parameters()], strict=True):
             pt.mul_(m).add_(ps.detach(), alpha=1 - m)
@@ -225,7 +257,7 @@ class MAE(nn.Module):
         x = x.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 3, 5, 1)
         return x.reshape(b, (h // p) * (w // p), p * p * c)
 
-    def loss(self, x, _y, gen, step, total):
+    def loss(self, x, _y, gen, step, total, restyle=None):
         x = random_resized_crop(x, 64, (0.6, 1.0), gen)
         enc = self.encoder
         tokens = enc._pos_embed(enc.patch_embed(x))  # [B, 1+G, D] (CLS first, pos added)
@@ -252,11 +284,14 @@ class MAE(nn.Module):
         return (err * mask).sum() / mask.sum(), {}
 
 
-def build(method: str, num_classes: int, recolour: bool = False) -> nn.Module:
+def build(method: str, num_classes: int, restyle: float = 0.0, out_dim: int = 1024,
+          momentum: float = 0.996, hue_jitter: bool = False,
+          teacher_temp: float = 0.07) -> nn.Module:
     if method == "supervised":
         return Supervised(num_classes)
     if method == "dino":
-        return DINO(recolour=recolour)
+        return DINO(out_dim=out_dim, restyle=restyle, momentum=momentum,
+                    hue_jitter=hue_jitter, teacher_temp=teacher_temp)
     if method == "mae":
         return MAE()
     raise ValueError(f"unknown method {method!r}; expected one of {ZOO_NAMES}")
@@ -282,7 +317,9 @@ def train(args: argparse.Namespace) -> Path:
 
     data = ShapeWorldTensors(args.train_size, seed=args.data_seed, image_size=64)
     num_classes = int(ShapeWorld.num_classes)
-    task = build(args.method, num_classes, recolour=args.recolour).to(device)
+    task = build(args.method, num_classes, restyle=args.restyle, out_dim=args.out_dim,
+                 momentum=args.momentum, hue_jitter=args.hue_jitter,
+                 teacher_temp=args.teacher_temp).to(device)
     params = task.trainable() if hasattr(task, "trainable") else list(task.parameters())
     decay = [p for p in params if p.ndim > 1 and p.requires_grad]
     no_decay = [p for p in params if p.ndim <= 1 and p.requires_grad]
@@ -315,8 +352,9 @@ def train(args: argparse.Namespace) -> Path:
         t0 = time.perf_counter()
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args.steps, args.lr, warmup)
-        x, y = data.batch(args.batch_size, gen)
-        loss, info = task.loss(x.to(device), y, gen, step, args.steps)
+        x, y, idx = data.batch(args.batch_size, gen)
+        loss, info = task.loss(x.to(device), y, gen, step, args.steps,
+                               restyle=lambda idx=idx: data.restyled(idx, gen))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 3.0)
@@ -356,10 +394,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     ap.add_argument("--save-every", type=int, default=250)
     ap.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
-    ap.add_argument("--recolour", action="store_true",
-                    help="dino: recolour every view by a random RGB permutation or grey, so that "
-                         "views cannot be matched by colour alone (needs a longer run: 800 CPU "
-                         "steps stayed near uniform output)")
+    ap.add_argument("--restyle", type=float, default=0.0,
+                    help="dino: share of images whose second view is the scene re-rendered in a "
+                         "new style (colours, textures, background; ShapeWorld.restyled), so "
+                         "that views cannot always be matched by colour or texture")
+    ap.add_argument("--out-dim", type=int, default=1024, help="dino: number of prototypes")
+    ap.add_argument("--momentum", type=float, default=0.996,
+                    help="dino: teacher momentum at the start (cosine schedule to 1)")
+    ap.add_argument("--teacher-temp", type=float, default=0.07,
+                    help="dino: final teacher temperature (warm-up from 0.04; lower = sharper)")
+    ap.add_argument("--hue-jitter", action="store_true",
+                    help="dino: DINO's hue/saturation jitter and 20%% greyscale on every view")
     ap.add_argument("--export", action="store_true",
                     help="evaluate and write the float16 weights into the package")
     ap.add_argument("--quiet", action="store_true")
