@@ -3,6 +3,8 @@ learned something real; the training CLI runs and resumes for every method."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -52,6 +54,17 @@ def test_zoo_models_learned_more_than_random_initialisation(zoo):
     assert met["knn_best_top1"] >= met["chance_top1"]
 
 
+def test_model_card_is_generated_from_the_bundled_weights_records():
+    """MODEL_CARD.md must be what `python -m vitwidgets.zoo.evaluate --card` writes from the
+    measurements stored in the shipped weights, so no number in it is stale or typed in."""
+    from importlib import resources
+
+    from vitwidgets.zoo.evaluate import model_card
+
+    shipped = (resources.files("vitwidgets.zoo") / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert shipped == model_card(), "regenerate: python -m vitwidgets.zoo.evaluate --card"
+
+
 def test_unknown_zoo_key_lists_the_zoo():
     with pytest.raises(ValueError, match="supervised, dino, mae"):
         load_zoo_model("clip")
@@ -76,9 +89,55 @@ def test_training_cli_runs_a_few_steps_and_resumes(method, tmp_path):
 def test_dino_views_with_restyle_and_hue_jitter_train_a_step(tmp_path):
     train_main(["--method", "dino", "--out", str(tmp_path), "--train-size", "32",
                 "--batch-size", "8", "--threads", "1", "--quiet", "--steps", "1",
-                "--restyle", "0.5", "--hue-jitter", "--out-dim", "64"])
+                "--restyle", "0.5", "--hue-jitter", "--out-dim", "64", "--koleo", "0.1"])
     encoder = torch.load(tmp_path / "encoder.pt", weights_only=True)
     assert encoder["args"]["restyle"] == 0.5 and encoder["args"]["hue_jitter"]
+    assert "koleo" in encoder["history"][0]
+
+
+@pytest.mark.parametrize("freeze_last", [0, 2])
+def test_dino_freeze_last_keeps_the_prototypes_fixed_for_those_steps(tmp_path, freeze_last):
+    from vitwidgets.zoo.train import build
+
+    train_main(["--method", "dino", "--out", str(tmp_path), "--train-size", "32",
+                "--batch-size", "8", "--threads", "1", "--quiet", "--steps", "2",
+                "--out-dim", "64", "--bn-head", "--freeze-last", str(freeze_last)])
+    trained = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["task"]
+    torch.manual_seed(0)  # the recipe's default seed: the same initial weights
+    initial = build("dino", 12, out_dim=64, bn_head=True).state_dict()
+    prototypes = "head.last.parametrizations.weight.original1"
+    assert not torch.equal(trained["encoder.blocks.0.attn.qkv.weight"],
+                           initial["encoder.blocks.0.attn.qkv.weight"])
+    assert "head.mlp.1.running_mean" in trained  # the batch-norm head
+    assert torch.equal(trained[prototypes], initial[prototypes]) == (freeze_last == 2)
+
+
+def test_koleo_is_minus_log_nearest_neighbour_distance():
+    from vitwidgets.zoo.train import koleo_loss
+
+    # four points at 90 degrees on a circle (unnormalised on purpose): nearest distance sqrt 2
+    square = torch.tensor([[2.0, 0.0], [0.0, 3.0], [-1.0, 0.0], [0.0, -5.0]])
+    assert koleo_loss(square).item() == pytest.approx(-0.5 * math.log(2.0), abs=1e-6)
+    # two points that coincide are penalised far more than spread ones
+    collapsed = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    assert koleo_loss(collapsed).item() > 4.0
+
+
+def test_dino_restyle_warmup_grows_the_restyled_share_from_zero():
+    from vitwidgets.zoo.train import build
+
+    torch.manual_seed(0)
+    task = build("dino", 12, out_dim=16, restyle=1.0, restyle_warmup=100)
+    calls = []
+    x = torch.randn(4, 3, 64, 64)
+
+    def restyle():
+        calls.append(1)
+        return -x
+
+    for step in (0, 50):
+        task.loss(x, None, torch.Generator().manual_seed(0), step, 200, restyle=restyle)
+    assert len(calls) == 1  # no restyled view at step 0, some at step 50
 
 
 def test_hue_saturation_jitter_keeps_grey_and_is_the_identity_at_zero_strength():

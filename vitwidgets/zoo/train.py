@@ -8,9 +8,11 @@
 - ``dino``: self-distillation with a momentum teacher (Caron et al. 2021): multi-crop (2 global
   64 px + 4 local 32 px crops, brightness/contrast jitter; ``--hue-jitter`` adds DINO's hue,
   saturation and greyscale jitter; ``--restyle P`` shows a share P of the images' second view
-  re-rendered in a new style, :meth:`ShapeWorld.restyled`), projection head with a
-  weight-normalised prototype layer (``--out-dim``), teacher centring and sharpening, cosine
-  momentum schedule from ``--momentum`` to 1.
+  re-rendered in a new style, :meth:`ShapeWorld.restyled`, a share that can grow over
+  ``--restyle-warmup`` steps), projection head (``--bn-head``: with batch norm) with a
+  weight-normalised prototype layer (``--out-dim``; fixed for ``--freeze-last`` steps), teacher
+  centring and sharpening, cosine momentum schedule from ``--momentum`` to 1, optional KoLeo
+  regulariser on the CLS features (``--koleo``, as in DINOv2).
 - ``mae``: masked autoencoding (He et al. 2022): 75% of patches masked, the encoder sees the
   visible ones, a 2-block decoder predicts the per-patch-normalised pixels of the masked ones.
 
@@ -135,6 +137,17 @@ def hue_saturation_jitter(
     return grey + sat.to(x) * (x - grey)
 
 
+def koleo_loss(features: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """KoLeo regulariser (Sablayrolles et al., ICLR 2019; used by DINOv2): minus the mean log
+    distance of each L2-normalised feature ``[B, D]`` to its nearest neighbour in the batch. It
+    spreads the features over the sphere, so they cannot all collapse to one point."""
+    z = F.normalize(features.float(), dim=-1, eps=eps)
+    sim = z @ z.T
+    sim.fill_diagonal_(-2.0)
+    nearest = sim.argmax(dim=1)
+    return -torch.log((z - z[nearest]).norm(dim=-1) + eps).mean()
+
+
 # ---------------------------------------------------------------------------------- methods
 class Supervised(nn.Module):
     def __init__(self, num_classes: int):
@@ -150,13 +163,16 @@ class Supervised(nn.Module):
 
 
 class DINOHead(nn.Module):
-    """Projection MLP + L2 normalisation + weight-normalised prototypes (DINO)."""
+    """Projection MLP (optionally with batch norm, DINO's ``use_bn_in_head``) + L2 normalisation +
+    weight-normalised prototypes (DINO)."""
 
-    def __init__(self, dim: int, out_dim: int = 1024, hidden: int = 256, bottleneck: int = 64):
+    def __init__(self, dim: int, out_dim: int = 1024, hidden: int = 256, bottleneck: int = 64,
+                 batch_norm: bool = False):
         super().__init__()
+        norm = (lambda: nn.BatchNorm1d(hidden)) if batch_norm else nn.Identity
         self.mlp = nn.Sequential(
-            nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
-            nn.Linear(hidden, bottleneck),
+            nn.Linear(dim, hidden), norm(), nn.GELU(), nn.Linear(hidden, hidden), norm(),
+            nn.GELU(), nn.Linear(hidden, bottleneck),
         )
         self.last = nn.utils.parametrizations.weight_norm(
             nn.Linear(bottleneck, out_dim, bias=False)
@@ -171,16 +187,20 @@ class DINOHead(nn.Module):
 class DINO(nn.Module):
     def __init__(self, out_dim: int = 1024, local_crops: int = 4, restyle: float = 0.0,
                  momentum: float = 0.996, hue_jitter: bool = False,
-                 teacher_temp: float = 0.07):
+                 teacher_temp: float = 0.07, bn_head: bool = False, freeze_last: int = 0,
+                 restyle_warmup: int = 0, koleo: float = 0.0):
         super().__init__()
         self.teacher_temp = teacher_temp
+        self.restyle_warmup = restyle_warmup
+        self.koleo = koleo
+        self.freeze_last = freeze_last
         self.hue_jitter = hue_jitter
         self.restyle = restyle
         self.momentum = momentum
         self.encoder = create_vit(num_classes=0)
-        self.head = DINOHead(ARCH["embed_dim"], out_dim)
+        self.head = DINOHead(ARCH["embed_dim"], out_dim, batch_norm=bn_head)
         self.teacher = create_vit(num_classes=0)
-        self.teacher_head = DINOHead(ARCH["embed_dim"], out_dim)
+        self.teacher_head = DINOHead(ARCH["embed_dim"], out_dim, batch_norm=bn_head)
         self.teacher.load_state_dict(self.encoder.state_dict())
         self.teacher_head.load_state_dict(self.head.state_dict())
         for p in [*self.teacher.parameters(), *self.teacher_head.parameters()]:
@@ -193,11 +213,13 @@ class DINO(nn.Module):
 
     def loss(self, x, _y, gen, step, total, restyle=None):
         # with restyling, the second global view of a share ``restyle`` of the images shows the
-        # scene in a new style (colours, textures, background); local crops alternate between
-        # the two scenes
+        # scene in a new style (colours, textures, background), a share that grows linearly
+        # from 0 over the first ``restyle_warmup`` steps; local crops alternate between the two
+        share = self.restyle * min(1.0, step / self.restyle_warmup) if self.restyle_warmup \
+            else self.restyle
         scenes = [x, x]
-        if self.restyle:
-            which = (torch.rand(len(x), generator=gen) < self.restyle).to(x.device)
+        if share > 0:
+            which = (torch.rand(len(x), generator=gen) < share).to(x.device)
             scenes[1] = torch.where(which[:, None, None, None], restyle().to(x), x)
 
         def view(src: torch.Tensor, size: int, scale: tuple[float, float]) -> torch.Tensor:
@@ -211,7 +233,8 @@ class DINO(nn.Module):
         with torch.no_grad():
             t_out = self.teacher_head(self.teacher(torch.cat(glob)))
             t_prob = F.softmax((t_out - self.centre) / teacher_temp, dim=-1).chunk(2)
-        s_out = [self.head(self.encoder(torch.cat(glob))), self.head(self.encoder(torch.cat(loc)))]
+        s_glob = self.encoder(torch.cat(glob))
+        s_out = [self.head(s_glob), self.head(self.encoder(torch.cat(loc)))]
         s_logp = [F.log_softmax(o / 0.1, dim=-1) for o in s_out]
         s_chunks = [*s_logp[0].chunk(2), *s_logp[1].chunk(self.local_crops)]
         total_loss, terms = 0.0, 0
@@ -222,10 +245,22 @@ class DINO(nn.Module):
                 total_loss = total_loss + (-(tp * sp).sum(-1)).mean()
                 terms += 1
         total_loss = total_loss / terms
+        info = {}
+        if self.koleo:
+            spread = sum(koleo_loss(c) for c in s_glob.chunk(2)) / 2
+            info["koleo"] = spread.item()
+            total_loss = total_loss + self.koleo * spread
         with torch.no_grad():
             self.centre.mul_(0.9).add_(0.1 * t_out.mean(0, keepdim=True))
             entropy = -(t_prob[0] * t_prob[0].clamp_min(1e-12).log()).sum(-1).mean().item()
-        return total_loss, {"teacher_entropy": entropy}
+        return total_loss, {"teacher_entropy": entropy, **info}
+
+    def after_backward(self, step, total):
+        """DINO keeps the prototypes fixed for the first steps (``freeze_last``), which
+        stabilises the start of training."""
+        if step < self.freeze_last:
+            for p in self.head.last.parameters():
+                p.grad = None
 
     @torch.no_grad()
     def after_step(self, step, total):
@@ -233,6 +268,9 @@ class DINO(nn.Module):
         for ps, pt in zip(self.trainable(), [*self.teacher.parameters(),
                                               *self.teacher_head.parameters()], strict=True):
             pt.mul_(m).add_(ps.detach(), alpha=1 - m)
+        # batch-norm running statistics are buffers, not parameters: the teacher follows too
+        for bs, bt in zip(self.head.buffers(), self.teacher_head.buffers(), strict=True):
+            bt.copy_(bs)
 
 
 class MAE(nn.Module):
@@ -286,12 +324,14 @@ class MAE(nn.Module):
 
 def build(method: str, num_classes: int, restyle: float = 0.0, out_dim: int = 1024,
           momentum: float = 0.996, hue_jitter: bool = False,
-          teacher_temp: float = 0.07) -> nn.Module:
+          teacher_temp: float = 0.07, bn_head: bool = False, freeze_last: int = 0,
+          restyle_warmup: int = 0, koleo: float = 0.0) -> nn.Module:
     if method == "supervised":
         return Supervised(num_classes)
     if method == "dino":
         return DINO(out_dim=out_dim, restyle=restyle, momentum=momentum,
-                    hue_jitter=hue_jitter, teacher_temp=teacher_temp)
+                    hue_jitter=hue_jitter, teacher_temp=teacher_temp, bn_head=bn_head,
+                    freeze_last=freeze_last, restyle_warmup=restyle_warmup, koleo=koleo)
     if method == "mae":
         return MAE()
     raise ValueError(f"unknown method {method!r}; expected one of {ZOO_NAMES}")
@@ -319,7 +359,9 @@ def train(args: argparse.Namespace) -> Path:
     num_classes = int(ShapeWorld.num_classes)
     task = build(args.method, num_classes, restyle=args.restyle, out_dim=args.out_dim,
                  momentum=args.momentum, hue_jitter=args.hue_jitter,
-                 teacher_temp=args.teacher_temp).to(device)
+                 teacher_temp=args.teacher_temp, bn_head=args.bn_head,
+                 freeze_last=args.freeze_last, restyle_warmup=args.restyle_warmup,
+                 koleo=args.koleo).to(device)
     params = task.trainable() if hasattr(task, "trainable") else list(task.parameters())
     decay = [p for p in params if p.ndim > 1 and p.requires_grad]
     no_decay = [p for p in params if p.ndim <= 1 and p.requires_grad]
@@ -357,6 +399,8 @@ def train(args: argparse.Namespace) -> Path:
                                restyle=lambda idx=idx: data.restyled(idx, gen))
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if hasattr(task, "after_backward"):
+            task.after_backward(step, args.steps)
         torch.nn.utils.clip_grad_norm_(params, 3.0)
         opt.step()
         if hasattr(task, "after_step"):
@@ -405,6 +449,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="dino: final teacher temperature (warm-up from 0.04; lower = sharper)")
     ap.add_argument("--hue-jitter", action="store_true",
                     help="dino: DINO's hue/saturation jitter and 20%% greyscale on every view")
+    ap.add_argument("--restyle-warmup", type=int, default=0,
+                    help="dino: steps over which the restyled share grows from 0 to --restyle "
+                         "(plain views first, then ever more restyled ones)")
+    ap.add_argument("--koleo", type=float, default=0.0,
+                    help="dino: weight of the KoLeo regulariser on the student's CLS features "
+                         "(DINOv2 uses 0.1)")
+    ap.add_argument("--bn-head", action="store_true",
+                    help="dino: batch norm in the projection MLP (DINO's use_bn_in_head)")
+    ap.add_argument("--freeze-last", type=int, default=0,
+                    help="dino: steps during which the prototype layer stays fixed (DINO: the "
+                         "first epoch)")
     ap.add_argument("--export", action="store_true",
                     help="evaluate and write the float16 weights into the package")
     ap.add_argument("--quiet", action="store_true")
