@@ -41,17 +41,15 @@ def test_zoo_model_reproduces_its_recorded_knn_accuracy(zoo):
     assert measured == pytest.approx(recorded, abs=0.02)
 
 
-def test_zoo_models_learned_more_than_random_initialisation(zoo):
-    """Each model's CLS features beat the same architecture at random initialisation by a clear
-    margin on at least one ground-truth factor of ShapeWorld (class, colour or texture of the
-    main object; k-NN, recorded on held-out splits). The model card reports all three."""
+def test_zoo_models_learned_the_shape_class_beyond_random_initialisation(zoo):
+    """Each model's best-layer CLS k-NN top-1 on the shape class (recorded on held-out splits)
+    beats the same architecture at random initialisation by more than 0.05 and beats chance;
+    the model card reports it with colour and texture."""
     key, m = zoo
-    meta = m.metadata
-    met, base = meta["metrics"], meta["random_init"]
-    gains = {factor: met[f"knn_{factor}best_top1"] - base[f"knn_{factor}best_top1"]
-             for factor in ("", "colour_", "texture_")}
-    assert max(gains.values()) > 0.05, (key, gains)
-    assert met["knn_best_top1"] >= met["chance_top1"]
+    met, base = m.metadata["metrics"], m.metadata["random_init"]
+    gain = met["knn_best_top1"] - base["knn_best_top1"]
+    assert gain > 0.05, (key, met["knn_best_top1"], base["knn_best_top1"])
+    assert met["knn_best_top1"] > met["chance_top1"] + 0.05
 
 
 def test_model_card_is_generated_from_the_bundled_weights_records():
@@ -158,3 +156,83 @@ def test_hue_saturation_jitter_keeps_grey_and_is_the_identity_at_zero_strength()
     assert torch.allclose((rotated - mean).norm(dim=1), (red - mean).norm(dim=1), atol=1e-5)
     all_grey = hue_saturation_jitter(x, gen, grey_p=1.0)
     assert torch.allclose(all_grey, all_grey.mean(1, keepdim=True).expand_as(x), atol=1e-6)
+
+
+def test_sinkhorn_knopp_gives_identical_samples_uniform_targets_and_balances_prototypes():
+    from vitwidgets.zoo.train import sinkhorn_knopp
+
+    # every sample scores the prototypes alike: balancing leaves each sample uniform (1/K each),
+    # where a softmax would send all of them to prototype 2
+    same = torch.tensor([[0.1, 0.5, 3.0, 0.2]]).repeat(6, 1)
+    assert torch.allclose(sinkhorn_knopp(same), torch.full((6, 4), 0.25), atol=1e-6)
+    # distinct preferences: each sample keeps its own prototype, every prototype used once
+    distinct = 10.0 * torch.eye(4)[[2, 0, 3, 1]]
+    q = sinkhorn_knopp(distinct)
+    assert q.argmax(1).tolist() == [2, 0, 3, 1]
+    assert torch.allclose(q.sum(1), torch.ones(4), atol=1e-6)
+    assert torch.allclose(q.sum(0), torch.ones(4), atol=1e-3)
+
+
+@pytest.mark.parametrize(("local_style", "renders"), [("shared", 1), ("own", 2)])
+def test_dino_local_style_own_renders_the_local_crops_scene_in_a_third_style(local_style,
+                                                                              renders):
+    from vitwidgets.zoo.train import build
+
+    torch.manual_seed(0)
+    task = build("dino", 12, out_dim=16, restyle=1.0, local_style=local_style)
+    calls = []
+    x = torch.randn(4, 3, 64, 64)
+
+    def restyle():
+        calls.append(1)
+        return -x
+
+    task.loss(x, None, torch.Generator().manual_seed(0), 0, 10, restyle=restyle)
+    assert len(calls) == renders
+
+
+def test_dino_with_sinkhorn_centring_keeps_the_teacher_and_records_the_recipe(tmp_path):
+    from vitwidgets.zoo.evaluate import method_text
+
+    train_main(["--method", "dino", "--out", str(tmp_path), "--train-size", "32",
+                "--batch-size", "8", "--threads", "1", "--quiet", "--steps", "2",
+                "--out-dim", "64", "--centring", "sinkhorn", "--restyle", "1.0",
+                "--local-style", "own", "--keep", "teacher"])
+    encoder = torch.load(tmp_path / "encoder.pt", weights_only=True)
+    task = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["task"]
+    assert all(torch.equal(v, task[f"teacher.{k}"]) for k, v in encoder["encoder"].items())
+    assert not torch.equal(task["teacher.blocks.0.attn.qkv.weight"],
+                           task["encoder.blocks.0.attn.qkv.weight"])
+    text = method_text("dino", {k: encoder["args"][k] for k in
+                                ("centring", "local_style", "keep", "restyle")})
+    assert "Sinkhorn-Knopp" in text and "third style" in text and "is the teacher" in text
+
+
+def test_dino_refuses_unknown_centring_local_style_and_koleo_features():
+    from vitwidgets.zoo.train import build
+
+    with pytest.raises(ValueError, match="centring must be 'mean' or 'sinkhorn'"):
+        build("dino", 12, centring="median")
+    with pytest.raises(ValueError, match="local_style must be 'shared' or 'own'"):
+        build("dino", 12, local_style="mine")
+    with pytest.raises(ValueError, match="koleo_on must be 'cls' or 'bottleneck'"):
+        build("dino", 12, koleo_on="patches")
+
+
+@pytest.mark.parametrize("koleo_on", ["cls", "bottleneck"])
+def test_dino_koleo_spreads_the_chosen_features(koleo_on):
+    """The recorded KoLeo term is koleo_loss of the student's global-view CLS tokens, or of the
+    head's normalised bottleneck, whichever was asked for (recomputed here from the same
+    views)."""
+    from vitwidgets.zoo.train import build, koleo_loss
+
+    torch.manual_seed(0)
+    task = build("dino", 12, out_dim=16, koleo=0.1, koleo_on=koleo_on)
+    seen = []
+    task.encoder.register_forward_hook(lambda _m, _i, out: seen.append(out.detach()))
+    x = torch.randn(6, 3, 64, 64)
+    _, info = task.loss(x, None, torch.Generator().manual_seed(0), 0, 10)
+    cls = seen[0]  # the first encoder call sees the two global views, [2B, D]
+    feats = cls if koleo_on == "cls" else task.head.embed(cls)
+    expected = sum(koleo_loss(c) for c in feats.chunk(2)).item() / 2
+    assert info["koleo"] == pytest.approx(expected, rel=1e-5)

@@ -9,16 +9,23 @@
   64 px + 4 local 32 px crops, brightness/contrast jitter; ``--hue-jitter`` adds DINO's hue,
   saturation and greyscale jitter; ``--restyle P`` shows a share P of the images' second view
   re-rendered in a new style, :meth:`ShapeWorld.restyled`, a share that can grow over
-  ``--restyle-warmup`` steps), projection head (``--bn-head``: with batch norm) with a
-  weight-normalised prototype layer (``--out-dim``; fixed for ``--freeze-last`` steps), teacher
-  centring and sharpening, cosine momentum schedule from ``--momentum`` to 1, optional KoLeo
-  regulariser on the CLS features (``--koleo``, as in DINOv2).
+  ``--restyle-warmup`` steps; ``--local-style own`` renders the local crops' scene in a third
+  style), projection head (``--bn-head``: with batch norm) with a weight-normalised prototype
+  layer (``--out-dim``; fixed for ``--freeze-last`` steps), teacher centring (DINO's running
+  mean, or DINOv2's Sinkhorn-Knopp with ``--centring sinkhorn``) and sharpening, cosine momentum
+  schedule from ``--momentum`` to 1, optional KoLeo regulariser on the CLS features
+  (``--koleo``, as in DINOv2; ``--koleo-on bottleneck`` spreads the head's bottleneck
+  instead); ``--keep teacher`` exports the teacher, as DINO evaluates it.
 - ``mae``: masked autoencoding (He et al. 2022): 75% of patches masked, the encoder sees the
   visible ones, a 2-block decoder predicts the per-patch-normalised pixels of the masked ones.
 
 Fixed seeds; a checkpoint (model, heads, optimiser, step, RNG) every ``--save-every`` steps and at
 the end, resumable with ``--resume``; tqdm progress. The defaults train on two CPU cores in about
-10-15 minutes; on a GPU (``--device cuda``) raise ``--steps`` and ``--batch-size``.
+10-15 minutes; on a GPU (``--device cuda``) raise ``--steps`` and ``--batch-size``. The DINO
+defaults are DINO's plain recipe, which on ShapeWorld learns colour and not shape (a shortcut);
+the bundled ``zoo:dino`` adds ``--restyle 1.0 --local-style own --koleo 0.1 --koleo-on
+bottleneck --teacher-temp 0.04 --freeze-last 300 --keep teacher`` and 4000 steps of batch 64
+(about an hour on two CPU cores; ``MODEL_CARD.md`` has the command and why).
 ``--export`` evaluates the trained encoder (:mod:`vitwidgets.zoo.evaluate`) and writes the
 float16 weights with their training record into the package.
 """
@@ -137,6 +144,21 @@ def hue_saturation_jitter(
     return grey + sat.to(x) * (x - grey)
 
 
+def sinkhorn_knopp(logits: torch.Tensor, iterations: int = 3) -> torch.Tensor:
+    """Sinkhorn-Knopp centring of teacher scores ``[B, K]`` (already divided by the teacher
+    temperature; SwAV, Caron et al. 2020; DINOv2's teacher, Oquab et al. 2024): the returned
+    ``[B, K]`` rows are probabilities whose column sums are as equal as ``iterations``
+    alternating normalisations make them, so every prototype is used by the batch equally
+    often and the targets can neither all be the same prototype nor uniform."""
+    q = torch.exp(logits.float() - logits.max()).T  # [K, B]
+    q = q / q.sum()
+    k, b = q.shape
+    for _ in range(iterations):
+        q = q / q.sum(dim=1, keepdim=True) / k  # every prototype gets mass 1/K
+        q = q / q.sum(dim=0, keepdim=True) / b  # every sample gets mass 1/B
+    return (q * b).T
+
+
 def koleo_loss(features: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """KoLeo regulariser (Sablayrolles et al., ICLR 2019; used by DINOv2): minus the mean log
     distance of each L2-normalised feature ``[B, D]`` to its nearest neighbour in the batch. It
@@ -180,16 +202,30 @@ class DINOHead(nn.Module):
         self.last.parametrizations.weight.original0.data.fill_(1.0)
         self.last.parametrizations.weight.original0.requires_grad = False
 
+    def embed(self, x):
+        """The L2-normalised bottleneck ``[B, bottleneck]`` the prototypes score."""
+        return F.normalize(self.mlp(x), dim=-1)
+
     def forward(self, x):
-        return self.last(F.normalize(self.mlp(x), dim=-1))
+        return self.last(self.embed(x))
 
 
 class DINO(nn.Module):
     def __init__(self, out_dim: int = 1024, local_crops: int = 4, restyle: float = 0.0,
                  momentum: float = 0.996, hue_jitter: bool = False,
                  teacher_temp: float = 0.07, bn_head: bool = False, freeze_last: int = 0,
-                 restyle_warmup: int = 0, koleo: float = 0.0):
+                 restyle_warmup: int = 0, koleo: float = 0.0, centring: str = "mean",
+                 local_style: str = "shared", koleo_on: str = "cls"):
         super().__init__()
+        if centring not in ("mean", "sinkhorn"):
+            raise ValueError(f"centring must be 'mean' or 'sinkhorn', not {centring!r}")
+        if local_style not in ("shared", "own"):
+            raise ValueError(f"local_style must be 'shared' or 'own', not {local_style!r}")
+        if koleo_on not in ("cls", "bottleneck"):
+            raise ValueError(f"koleo_on must be 'cls' or 'bottleneck', not {koleo_on!r}")
+        self.koleo_on = koleo_on
+        self.centring = centring
+        self.local_style = local_style
         self.teacher_temp = teacher_temp
         self.restyle_warmup = restyle_warmup
         self.koleo = koleo
@@ -215,26 +251,35 @@ class DINO(nn.Module):
         # with restyling, the second global view of a share ``restyle`` of the images shows the
         # scene in a new style (colours, textures, background), a share that grows linearly
         # from 0 over the first ``restyle_warmup`` steps; local crops alternate between the two
+        # scenes, or (``local_style="own"``) come from a third rendering in a style of their own,
+        # so that no teacher view shares its style with any student view
         share = self.restyle * min(1.0, step / self.restyle_warmup) if self.restyle_warmup \
             else self.restyle
         scenes = [x, x]
         if share > 0:
             which = (torch.rand(len(x), generator=gen) < share).to(x.device)
             scenes[1] = torch.where(which[:, None, None, None], restyle().to(x), x)
+            if self.local_style == "own":
+                scenes.append(torch.where(which[:, None, None, None], restyle().to(x), x))
 
         def view(src: torch.Tensor, size: int, scale: tuple[float, float]) -> torch.Tensor:
             v = colour_jitter(random_resized_crop(src, size, scale, gen), gen)
             return hue_saturation_jitter(v, gen) if self.hue_jitter else v
 
         glob = [view(scenes[i], 64, (0.4, 1.0)) for i in range(2)]
-        loc = [view(scenes[i % 2], 32, (0.1, 0.4)) for i in range(self.local_crops)]
+        loc = [view(scenes[2] if len(scenes) == 3 else scenes[i % 2], 32, (0.1, 0.4))
+               for i in range(self.local_crops)]
         # teacher temperature: warm-up from 0.04 to its final value over 30% of the steps
         teacher_temp = 0.04 + (self.teacher_temp - 0.04) * min(1.0, step / (0.3 * total))
         with torch.no_grad():
             t_out = self.teacher_head(self.teacher(torch.cat(glob)))
-            t_prob = F.softmax((t_out - self.centre) / teacher_temp, dim=-1).chunk(2)
+            if self.centring == "sinkhorn":
+                t_prob = sinkhorn_knopp(t_out / teacher_temp).to(t_out).chunk(2)
+            else:
+                t_prob = F.softmax((t_out - self.centre) / teacher_temp, dim=-1).chunk(2)
         s_glob = self.encoder(torch.cat(glob))
-        s_out = [self.head(s_glob), self.head(self.encoder(torch.cat(loc)))]
+        s_emb = self.head.embed(s_glob)
+        s_out = [self.head.last(s_emb), self.head(self.encoder(torch.cat(loc)))]
         s_logp = [F.log_softmax(o / 0.1, dim=-1) for o in s_out]
         s_chunks = [*s_logp[0].chunk(2), *s_logp[1].chunk(self.local_crops)]
         total_loss, terms = 0.0, 0
@@ -247,7 +292,8 @@ class DINO(nn.Module):
         total_loss = total_loss / terms
         info = {}
         if self.koleo:
-            spread = sum(koleo_loss(c) for c in s_glob.chunk(2)) / 2
+            spread = sum(koleo_loss(c) for c in
+                         (s_glob if self.koleo_on == "cls" else s_emb).chunk(2)) / 2
             info["koleo"] = spread.item()
             total_loss = total_loss + self.koleo * spread
         with torch.no_grad():
@@ -322,16 +368,19 @@ class MAE(nn.Module):
         return (err * mask).sum() / mask.sum(), {}
 
 
-def build(method: str, num_classes: int, restyle: float = 0.0, out_dim: int = 1024,
-          momentum: float = 0.996, hue_jitter: bool = False,
-          teacher_temp: float = 0.07, bn_head: bool = False, freeze_last: int = 0,
-          restyle_warmup: int = 0, koleo: float = 0.0) -> nn.Module:
+#: command-line options of the DINO recipe (keyword arguments of :class:`DINO`)
+DINO_OPTIONS: tuple[str, ...] = ("out_dim", "momentum", "hue_jitter", "restyle", "teacher_temp",
+                                 "bn_head", "freeze_last", "restyle_warmup", "koleo",
+                                 "koleo_on", "centring", "local_style")
+
+
+def build(method: str, num_classes: int, **dino_options: Any) -> nn.Module:
+    """The training task of ``method``; ``dino_options`` (names in :data:`DINO_OPTIONS`) are
+    passed to :class:`DINO` and must be left out for the other methods' defaults."""
     if method == "supervised":
         return Supervised(num_classes)
     if method == "dino":
-        return DINO(out_dim=out_dim, restyle=restyle, momentum=momentum,
-                    hue_jitter=hue_jitter, teacher_temp=teacher_temp, bn_head=bn_head,
-                    freeze_last=freeze_last, restyle_warmup=restyle_warmup, koleo=koleo)
+        return DINO(**dino_options)
     if method == "mae":
         return MAE()
     raise ValueError(f"unknown method {method!r}; expected one of {ZOO_NAMES}")
@@ -357,11 +406,8 @@ def train(args: argparse.Namespace) -> Path:
 
     data = ShapeWorldTensors(args.train_size, seed=args.data_seed, image_size=64)
     num_classes = int(ShapeWorld.num_classes)
-    task = build(args.method, num_classes, restyle=args.restyle, out_dim=args.out_dim,
-                 momentum=args.momentum, hue_jitter=args.hue_jitter,
-                 teacher_temp=args.teacher_temp, bn_head=args.bn_head,
-                 freeze_last=args.freeze_last, restyle_warmup=args.restyle_warmup,
-                 koleo=args.koleo).to(device)
+    dino_options = {k: getattr(args, k) for k in DINO_OPTIONS} if args.method == "dino" else {}
+    task = build(args.method, num_classes, **dino_options).to(device)
     params = task.trainable() if hasattr(task, "trainable") else list(task.parameters())
     decay = [p for p in params if p.ndim > 1 and p.requires_grad]
     no_decay = [p for p in params if p.ndim <= 1 and p.requires_grad]
@@ -413,7 +459,9 @@ def train(args: argparse.Namespace) -> Path:
         if (step + 1) % args.save_every == 0:
             save(step + 1)
     save(args.steps)
-    encoder = task.encoder.eval()
+    # DINO evaluates the teacher, the momentum average of the student (Caron et al. 2021, sec. 3.1)
+    encoder = (task.teacher if args.method == "dino" and args.keep == "teacher"
+               else task.encoder).eval()
     torch.save({"encoder": encoder.state_dict(), "num_classes": encoder.num_classes,
                 "method": args.method, "args": vars(args), "history": history,
                 "train_seconds": elapsed}, out / "encoder.pt")
@@ -455,11 +503,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--koleo", type=float, default=0.0,
                     help="dino: weight of the KoLeo regulariser on the student's CLS features "
                          "(DINOv2 uses 0.1)")
+    ap.add_argument("--koleo-on", choices=("cls", "bottleneck"), default="cls",
+                    help="dino: the features KoLeo spreads: the backbone's CLS token (DINOv2), or "
+                         "the projection head's normalised bottleneck that the prototypes score, "
+                         "so the head's output cannot become the same for every image")
     ap.add_argument("--bn-head", action="store_true",
                     help="dino: batch norm in the projection MLP (DINO's use_bn_in_head)")
     ap.add_argument("--freeze-last", type=int, default=0,
                     help="dino: steps during which the prototype layer stays fixed (DINO: the "
                          "first epoch)")
+    ap.add_argument("--centring", choices=("mean", "sinkhorn"), default="mean",
+                    help="dino: teacher centring: DINO's running mean, or DINOv2's Sinkhorn-Knopp "
+                         "normalisation over the batch (every prototype used equally often)")
+    ap.add_argument("--local-style", choices=("shared", "own"), default="shared",
+                    help="dino, with --restyle: local crops alternate between the two global "
+                         "views' styles (shared), or come from a third rendering in a style of "
+                         "their own (own), so no teacher view shares its style with a student view")
+    ap.add_argument("--keep", choices=("student", "teacher"), default="student",
+                    help="dino: the encoder written to encoder.pt (DINO evaluates the teacher)")
     ap.add_argument("--export", action="store_true",
                     help="evaluate and write the float16 weights into the package")
     ap.add_argument("--quiet", action="store_true")
