@@ -236,3 +236,17 @@ def test_dino_koleo_spreads_the_chosen_features(koleo_on):
     feats = cls if koleo_on == "cls" else task.head.embed(cls)
     expected = sum(koleo_loss(c) for c in feats.chunk(2)).item() / 2
     assert info["koleo"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_dino_defaults_are_the_bundled_recipe_and_other_methods_get_the_plain_values():
+    from vitwidgets.zoo.train import PLAIN_DINO, parse_args
+
+    dino = parse_args(["--method", "dino"])
+    assert (dino.restyle, dino.local_style, dino.koleo, dino.koleo_on, dino.teacher_temp,
+            dino.freeze_last, dino.keep, dino.steps, dino.batch_size) == (
+        1.0, "own", 0.1, "bottleneck", 0.04, 300, "teacher", 1800, 64)
+    plain = parse_args(["--method", "dino", "--restyle", "0", "--koleo", "0", "--keep",
+                        "student"])
+    assert (plain.restyle, plain.koleo, plain.keep) == (0.0, 0.0, "student")
+    mae = parse_args(["--method", "mae"])
+    assert all(getattr(mae, k) == v for k, v in PLAIN_DINO.items())

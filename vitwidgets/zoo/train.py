@@ -21,11 +21,13 @@
 
 Fixed seeds; a checkpoint (model, heads, optimiser, step, RNG) every ``--save-every`` steps and at
 the end, resumable with ``--resume``; tqdm progress. The defaults train on two CPU cores in about
-10-15 minutes; on a GPU (``--device cuda``) raise ``--steps`` and ``--batch-size``. The DINO
-defaults are DINO's plain recipe, which on ShapeWorld learns colour and not shape (a shortcut);
-the bundled ``zoo:dino`` adds ``--restyle 1.0 --local-style own --koleo 0.1 --koleo-on
-bottleneck --teacher-temp 0.04 --freeze-last 300 --keep teacher`` and 4000 steps of batch 64
-(about an hour on two CPU cores; ``MODEL_CARD.md`` has the command and why).
+10-30 minutes; on a GPU (``--device cuda``) raise ``--steps`` and ``--batch-size``. The DINO
+defaults are the bundled ``zoo:dino`` recipe (``--restyle 1.0 --local-style own --koleo 0.1
+--koleo-on bottleneck --teacher-temp 0.04 --freeze-last 300 --keep teacher``, batch 64) at 1800
+steps (26 min on two CPU cores; it learns the shape class weakly, the bundled 4000-step run
+better: ``MODEL_CARD.md`` has its command and why the views are restyled). DINO's plain recipe,
+which on ShapeWorld learns colour and not shape, is ``--restyle 0 --koleo 0 --teacher-temp 0.07
+--freeze-last 0 --keep student`` (:data:`PLAIN_DINO`).
 ``--export`` evaluates the trained encoder (:mod:`vitwidgets.zoo.evaluate`) and writes the
 float16 weights with their training record into the package.
 """
@@ -53,9 +55,17 @@ from vitwidgets.zoo import ARCH, DATA_CONFIG, ZOO_NAMES, create_vit
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "supervised": dict(steps=1500, batch_size=128, lr=1e-3, weight_decay=0.05),
-    "dino": dict(steps=1500, batch_size=96, lr=5e-4, weight_decay=0.04),
+    "dino": dict(steps=1800, batch_size=64, lr=5e-4, weight_decay=0.04, restyle=1.0,
+                 local_style="own", koleo=0.1, koleo_on="bottleneck", teacher_temp=0.04,
+                 freeze_last=300, keep="teacher"),
     "mae": dict(steps=2500, batch_size=128, lr=1.5e-3, weight_decay=0.05),
 }
+
+#: the DINO options' values when neither the method's defaults nor the command line set them:
+#: DINO's plain recipe (what ``--method dino`` trains with ``--restyle 0 --koleo 0
+#: --teacher-temp 0.07 --freeze-last 0 --keep student --local-style shared --koleo-on cls``)
+PLAIN_DINO: dict[str, Any] = dict(restyle=0.0, local_style="shared", koleo=0.0, koleo_on="cls",
+                                  teacher_temp=0.07, freeze_last=0, keep="student")
 
 
 # ------------------------------------------------------------------------------------- data
@@ -486,46 +496,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     ap.add_argument("--save-every", type=int, default=250)
     ap.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
-    ap.add_argument("--restyle", type=float, default=0.0,
+    ap.add_argument("--restyle", type=float, default=None,
                     help="dino: share of images whose second view is the scene re-rendered in a "
                          "new style (colours, textures, background; ShapeWorld.restyled), so "
                          "that views cannot always be matched by colour or texture")
     ap.add_argument("--out-dim", type=int, default=1024, help="dino: number of prototypes")
     ap.add_argument("--momentum", type=float, default=0.996,
                     help="dino: teacher momentum at the start (cosine schedule to 1)")
-    ap.add_argument("--teacher-temp", type=float, default=0.07,
+    ap.add_argument("--teacher-temp", type=float, default=None,
                     help="dino: final teacher temperature (warm-up from 0.04; lower = sharper)")
     ap.add_argument("--hue-jitter", action="store_true",
                     help="dino: DINO's hue/saturation jitter and 20%% greyscale on every view")
     ap.add_argument("--restyle-warmup", type=int, default=0,
                     help="dino: steps over which the restyled share grows from 0 to --restyle "
                          "(plain views first, then ever more restyled ones)")
-    ap.add_argument("--koleo", type=float, default=0.0,
+    ap.add_argument("--koleo", type=float, default=None,
                     help="dino: weight of the KoLeo regulariser on the student's CLS features "
                          "(DINOv2 uses 0.1)")
-    ap.add_argument("--koleo-on", choices=("cls", "bottleneck"), default="cls",
+    ap.add_argument("--koleo-on", choices=("cls", "bottleneck"), default=None,
                     help="dino: the features KoLeo spreads: the backbone's CLS token (DINOv2), or "
                          "the projection head's normalised bottleneck that the prototypes score, "
                          "so the head's output cannot become the same for every image")
     ap.add_argument("--bn-head", action="store_true",
                     help="dino: batch norm in the projection MLP (DINO's use_bn_in_head)")
-    ap.add_argument("--freeze-last", type=int, default=0,
+    ap.add_argument("--freeze-last", type=int, default=None,
                     help="dino: steps during which the prototype layer stays fixed (DINO: the "
                          "first epoch)")
     ap.add_argument("--centring", choices=("mean", "sinkhorn"), default="mean",
                     help="dino: teacher centring: DINO's running mean, or DINOv2's Sinkhorn-Knopp "
                          "normalisation over the batch (every prototype used equally often)")
-    ap.add_argument("--local-style", choices=("shared", "own"), default="shared",
+    ap.add_argument("--local-style", choices=("shared", "own"), default=None,
                     help="dino, with --restyle: local crops alternate between the two global "
                          "views' styles (shared), or come from a third rendering in a style of "
                          "their own (own), so no teacher view shares its style with a student view")
-    ap.add_argument("--keep", choices=("student", "teacher"), default="student",
+    ap.add_argument("--keep", choices=("student", "teacher"), default=None,
                     help="dino: the encoder written to encoder.pt (DINO evaluates the teacher)")
     ap.add_argument("--export", action="store_true",
                     help="evaluate and write the float16 weights into the package")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
-    for k, v in DEFAULTS[args.method].items():
+    for k, v in {**PLAIN_DINO, **DEFAULTS[args.method]}.items():
         if getattr(args, k) is None:
             setattr(args, k, v)
     if args.out is None:
