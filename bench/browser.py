@@ -1,4 +1,4 @@
-"""Real-browser benchmark of the attention explorer (issue 5): hover and layer-switch latency in
+"""Real-browser benchmark of the attention explorer: hover and layer-switch latency in
 Chromium + JupyterLab 4 with stock server settings, and the bytes it takes to open the explorer.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/browser.py [--hovers 300] [--switches 40]
@@ -25,7 +25,7 @@ sample images. Every timing is taken inside the page with ``performance.now()``:
   neighbouring layer is in; compared with the bertviz-style JSON of all heads
   (``json.dumps`` of the ``[L, H, N, N]`` attention as nested lists, as bertviz's head view ships).
 
-Not a test: it prints figures (and writes ``artifacts/bench-browser.json``). Goals (issue 5):
+Not a test: it prints figures (and writes ``artifacts/bench-browser.json``). Goals:
 hover p95 <= 16 ms, layer switch p95 <= 120 ms, payload < 1/80 of the bertviz JSON.
 """
 

@@ -62,7 +62,7 @@ def main() -> None:
                 tt.append(timed(traced, device))
             p, t = statistics.median(tp), statistics.median(tt)
             n = 197
-            attn_mb = m.depth * batch * m.num_heads * n * n * (2 if args.fp16 else 4) / 1e6
+            attn_mb = m.num_layers * batch * m.num_heads * n * n * (2 if args.fp16 else 4) / 1e6
             ratios.append(t / p)
             print(f"{label:9} {batch:>5} {p:>9.4f} {t:>9.4f} {t / p:>6.2f} {attn_mb:>8.0f}",
                   flush=True)

@@ -1,4 +1,4 @@
-"""Benchmark of the analysis core (issue 3), printed side by side in one run.
+"""Benchmark of the analysis core, printed side by side in one run.
 
 1. All per-head metrics of one ViT-B/16 image (distance, entropy, NMI, aligned canvas, offsets,
    prefix share, CLS map with its mask, rollout, proposed tags) relative to one forward pass.
@@ -68,7 +68,8 @@ def main() -> None:
     m = vw.load_model("vit_base_patch16_224", pretrained=False, device=args.device)
     dev = m.device
     print(f"machine: {machine(dev)}")
-    print(f"model:   vit_base_patch16_224 (random init), {m.depth} blocks x {m.num_heads} heads")
+    print(f"model:   vit_base_patch16_224 (random init), {m.num_layers} blocks x "
+          f"{m.num_heads} heads")
 
     gen = torch.Generator().manual_seed(0)
     one = torch.randn(1, 3, 224, 224, generator=gen).to(dev)
@@ -104,7 +105,7 @@ def main() -> None:
         t0 = time.perf_counter()
         cka = acc.result()
         t_cka += time.perf_counter() - t0
-    assert cka.shape == (m.depth, m.depth)
+    assert cka.shape == (m.num_layers, m.num_layers)
 
     r1, r2 = t_metrics / t_fwd, t_cka / t_fwd_all
     print()

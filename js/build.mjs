@@ -6,10 +6,11 @@ import path from "node:path";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outdir = path.join(here, "..", "vitwidgets", "static");
+// output name (vitwidgets/static/<name>.js, loaded by the Python widgets) -> its entry module
 const widgets = ["explorer", "annotator"];
 
 await build({
-  entryPoints: Object.fromEntries(widgets.map((w) => [w, path.join(here, "src", `${w}.js`)])),
+  entryPoints: Object.fromEntries(widgets.map((w) => [w, path.join(here, "src", w, "index.js")])),
   outdir,
   bundle: true,
   format: "esm",

@@ -124,7 +124,7 @@ def test_geometry_grid_prefix_and_shapes(family):
     n = len(prefix) + grid[0] * grid[1]
     assert tr.attn.shape == (3, 2, 4, n, n)
     assert tr.tokens.shape == (4, 2, n, 32)
-    assert (m.depth, m.num_heads, m.embed_dim) == (3, 4, 32)
+    assert (m.num_layers, m.num_heads, m.embed_dim) == (3, 4, 32)
 
 
 def test_tokens_are_block_inputs_and_outputs_and_latents_are_sub_block_residuals(family):
@@ -140,10 +140,10 @@ def test_tokens_are_block_inputs_and_outputs_and_latents_are_sub_block_residuals
         feats = model.forward_features(pixels)
         for h in hooks:
             h.remove()
-    for layer in range(m.depth):
+    for layer in range(m.num_layers):
         torch.testing.assert_close(tr.tokens[layer], inputs[layer], atol=0, rtol=0)
     torch.testing.assert_close(model.norm(tr.tokens[-1]), feats, atol=1e-6, rtol=0)
-    assert tr.latents.shape[0] == 2 * m.depth + 1
+    assert tr.latents.shape[0] == 2 * m.num_layers + 1
     torch.testing.assert_close(tr.latents[0::2], tr.tokens, atol=0, rtol=0)
     with torch.inference_mode():
         blk = model.blocks[1]
@@ -180,10 +180,10 @@ def test_layers_option_keeps_only_chosen_blocks_and_float16_storage():
     assert part.layers == (2, 0)
     assert part.attn.dtype == torch.float16 and part.tokens is None
     torch.testing.assert_close(part.attn[0].float(), full.attn[2], atol=1e-3, rtol=0)
-    torch.testing.assert_close(part.attn[part.layer_index(0)].float(), full.attn[0], atol=1e-3,
+    torch.testing.assert_close(part.attn[part.attn_index(0)].float(), full.attn[0], atol=1e-3,
                                rtol=0)
     with pytest.raises(ValueError, match="not captured"):
-        part.layer_index(1)
+        part.attn_index(1)
     with pytest.raises(ValueError, match="out of range"):
         m.trace(None, pixels=pixels, layers=[3])
 

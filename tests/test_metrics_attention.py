@@ -1,4 +1,5 @@
-"""Known-answer tests of the per-head attention metrics and head tags (analyses.md items 1-6).
+"""Known-answer tests of the per-head attention metrics and head tags (distance, entropy, NMI,
+aligned canvas and offsets, prefix share, CLS map, rollout).
 
 Attention is constructed so that the right answer follows from the definitions by hand; one test
 compares against a naive loop transcription of the definitions on random attention.
@@ -11,57 +12,11 @@ import math
 
 import pytest
 import torch
+from factories import make_trace, neighbour_attention, patch_rc
 
 import vitwidgets.metrics as M
-from vitwidgets.core.trace import Trace
 
 DT = torch.float64
-
-
-def make_trace(attn: torch.Tensor, grid, num_prefix: int, patch_size: int = 16) -> Trace:
-    L, B = attn.shape[:2]
-    gh, gw = grid
-    return Trace(
-        pixels=torch.zeros(B, 3, gh * patch_size, gw * patch_size),
-        grid=(gh, gw),
-        num_prefix=num_prefix,
-        patch_size=patch_size,
-        layers=tuple(range(L)),
-        prefix_names=tuple(f"p{i}" for i in range(num_prefix)),
-        mean=(0.5, 0.5, 0.5),
-        std=(0.5, 0.5, 0.5),
-        attn=attn,
-    )
-
-
-def patch_rc(grid):
-    gh, gw = grid
-    return [(q // gw, q % gw) for q in range(gh * gw)]
-
-
-def neighbour_attention(grid, num_prefix, dy, dx, prefix_mass=0.0, L=1, B=1, H=1):
-    """Every patch query puts (1 - prefix_mass) on the patch (r+dy, c+dx) and prefix_mass on the
-    first prefix token. Queries whose neighbour falls outside the grid attend to themselves.
-    Returns the attention and the bool mask of queries whose neighbour exists."""
-    gh, gw = grid
-    n = num_prefix + gh * gw
-    a = torch.zeros(n, n, dtype=DT)
-    valid = torch.zeros(gh * gw, dtype=torch.bool)
-    for q, (r, c) in enumerate(patch_rc(grid)):
-        rr, cc = r + dy, c + dx
-        ok = 0 <= rr < gh and 0 <= cc < gw
-        valid[q] = ok
-        k = rr * gw + cc if ok else q
-        a[num_prefix + q, num_prefix + k] = 1 - prefix_mass
-        if num_prefix:
-            a[num_prefix + q, 0] = prefix_mass
-    for p in range(num_prefix):
-        a[p] = 1.0 / n
-    if prefix_mass and not num_prefix:
-        raise ValueError("prefix mass without prefix tokens")
-    if not num_prefix:
-        a = a / a.sum(-1, keepdim=True)
-    return a.expand(L, B, H, n, n).clone(), valid
 
 
 # ---------------------------------------------------------------- distance / entropy / NMI
@@ -104,7 +59,7 @@ def test_identity_attention_has_distance_zero_and_offset_zero():
     for units in ("pixels", "patches", "fraction"):
         assert torch.equal(M.attention_distance(tr, units=units), torch.zeros(2, 1, 4, dtype=DT))
     off = M.head_offsets(tr)
-    assert torch.equal(off.magnitude, torch.zeros(2, 1, 4, dtype=DT))
+    assert torch.equal(off.magnitude_patches, torch.zeros(2, 1, 4, dtype=DT))
 
 
 def test_left_neighbour_valid_queries_distance_one_patch_and_offset_exactly_left():
@@ -121,9 +76,10 @@ def test_left_neighbour_valid_queries_distance_one_patch_and_offset_exactly_left
     torch.testing.assert_close(d_f, torch.full((2, 3, 2), 1 / (5 - 1), dtype=DT))
     off = M.head_offsets(tr, query_mask=valid)
     torch.testing.assert_close(
-        off.offset, torch.tensor([0.0, -1.0], dtype=DT).expand(2, 3, 2, 2), rtol=0, atol=1e-12
+        off.offset_patches, torch.tensor([0.0, -1.0], dtype=DT).expand(2, 3, 2, 2), rtol=0,
+        atol=1e-12,
     )
-    torch.testing.assert_close(off.magnitude, torch.ones(2, 3, 2, dtype=DT))
+    torch.testing.assert_close(off.magnitude_patches, torch.ones(2, 3, 2, dtype=DT))
 
 
 def test_left_neighbour_all_queries_matches_definition_with_self_attending_first_column():
@@ -140,7 +96,7 @@ def test_left_neighbour_all_queries_matches_definition_with_self_attending_first
         M.attention_distance(tr).flatten(), torch.tensor([expected * 14], dtype=DT)
     )
     torch.testing.assert_close(
-        M.head_offsets(tr).offset.flatten(), torch.tensor([0.0, -expected], dtype=DT)
+        M.head_offsets(tr).offset_patches.flatten(), torch.tensor([0.0, -expected], dtype=DT)
     )
 
 
@@ -152,7 +108,8 @@ def test_vertical_neighbour_fraction_units_use_row_over_gh_minus_one():
 
 
 def naive_metrics(A, grid, P, ps):
-    """Loop transcription of analyses.md items 1-3 for one [N, N] matrix."""
+    """Loop transcription of the definitions of distance, entropy and NMI for one [N, N]
+    matrix."""
     gh, gw = grid
     G = gh * gw
     pos = [((q // gw + 0.5) * ps, (q % gw + 0.5) * ps) for q in range(G)]
@@ -225,7 +182,8 @@ def test_aligned_canvas_of_uniform_attention_is_the_overlap_triangle_and_offset_
     dy = torch.arange(-1, 2, dtype=DT)[:, None]
     dx = torch.arange(-2, 3, dtype=DT)[None, :]
     com = torch.stack([(canvas * dy).sum(), (canvas * dx).sum()])
-    torch.testing.assert_close(M.head_offsets(attn, grid=grid, num_prefix=p).offset[0, 0, 0], com)
+    off = M.head_offsets(attn, grid=grid, num_prefix=p).offset_patches
+    torch.testing.assert_close(off[0, 0, 0], com)
 
 
 # ---------------------------------------------------------------- prefix, CLS map, rollout

@@ -1,4 +1,5 @@
-"""Known-answer tests of probing, dense tasks and concept labelling (analyses.md items 12-16)."""
+"""Known-answer tests of probing (k-NN, linear probe), dense tasks (correspondence, PCK, mask
+pooling, clustering scores) and concept labelling."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import math
 
 import pytest
 import torch
+from factories import make_trace
 
 import vitwidgets.metrics as M
-from vitwidgets.core.trace import Trace
 
 DT = torch.float64
 
@@ -56,18 +57,10 @@ def test_linear_probe_on_separable_clusters():
 
 
 # ------------------------------------------------------------------ correspondence / PCK
-def token_trace(tokens, grid, ps=16):
-    return Trace(
-        pixels=torch.zeros(tokens.shape[1], 3, grid[0] * ps, grid[1] * ps),
-        grid=grid, num_prefix=1, patch_size=ps, layers=tuple(range(tokens.shape[0] - 1)),
-        prefix_names=("cls",), mean=(0.5,) * 3, std=(0.5,) * 3, tokens=tokens,
-    )  # fmt: skip
-
-
 def test_pck_of_image_matched_with_itself_is_one():
     # 224 px image: alpha * max side = 22.4 px > the patch quantisation error (<= 8 sqrt 2)
     grid, ps = (14, 14), 16
-    tr = token_trace(rand(3, 1, 1 + 196, 32, seed=4), grid, ps)
+    tr = make_trace(grid=grid, patch_size=ps, tokens=rand(3, 1, 1 + 196, 32, seed=4))
     pts = torch.tensor([[5.0, 7.0], [40.0, 90.0], [223.0, 0.0], [17.0, 200.0]], dtype=DT)
     c = M.correspondence(tr, tr, pts, mutual=True)
     assert c.mutual.all() and c.valid.all()

@@ -1,4 +1,5 @@
-"""Known-answer tests of the representation metrics (analyses.md items 7-11)."""
+"""Known-answer tests of the representation metrics (CKA, token similarity, Fourier profile,
+feature variance, PCA colours, co-segmentation)."""
 
 from __future__ import annotations
 
@@ -6,27 +7,11 @@ import math
 
 import pytest
 import torch
+from factories import make_trace
 
 import vitwidgets.metrics as M
-from vitwidgets.core.trace import Trace
 
 DT = torch.float64
-
-
-def make_trace(tokens: torch.Tensor, grid, num_prefix: int, latents=None) -> Trace:
-    B = tokens.shape[1]
-    return Trace(
-        pixels=torch.zeros(B, 3, grid[0] * 16, grid[1] * 16),
-        grid=grid,
-        num_prefix=num_prefix,
-        patch_size=16,
-        layers=tuple(range(tokens.shape[0] - 1)),
-        prefix_names=("cls",) * num_prefix,
-        mean=(0.5,) * 3,
-        std=(0.5,) * 3,
-        tokens=tokens,
-        latents=latents,
-    )
 
 
 def rand(*shape, seed=0):
@@ -58,13 +43,13 @@ def test_linear_cka_of_one_dimensional_features_is_squared_pearson_correlation()
 
 
 def test_cka_matrix_from_trace_is_symmetric_with_unit_diagonal():
-    tr = make_trace(rand(4, 12, 5, 8), (2, 2), 1)
+    tr = make_trace(grid=(2, 2), tokens=rand(4, 12, 5, 8))
     for mode in M.FEATURE_MODES:
         c = M.cka_matrix(tr, mode=mode)
         assert c.shape == (3, 3)
         torch.testing.assert_close(c, c.T)
         torch.testing.assert_close(torch.diagonal(c), torch.ones(3, dtype=DT))
-    assert M.cka_matrix(tr, tr, include_embedding=True).shape == (4, 4)
+    assert M.cka_matrix(tr, tr, layers=("embedding", *range(3))).shape == (4, 4)
     assert M.layer_features(tr, "all_tokens").shape == (3, 12, 40)
 
 
@@ -122,7 +107,7 @@ def test_token_similarity_identical_tokens_one_and_orthogonal_tokens_zero():
 def test_token_similarity_across_depth_and_heads():
     tok = rand(3, 2, 5, 4)
     tok[2] = -tok[1]
-    depth = M.token_similarity(make_trace(tok, (2, 2), 1), across="depth")
+    depth = M.token_similarity(make_trace(grid=(2, 2), tokens=tok), across="depth")
     assert depth.shape == (3, 3)
     torch.testing.assert_close(torch.diagonal(depth), torch.ones(3, dtype=DT))
     assert depth[1, 2].item() == pytest.approx(-1.0)
@@ -159,7 +144,7 @@ def test_fourier_profile_of_checkerboard_peaks_at_highest_frequency():
     assert prof[-1].item() == pytest.approx(math.log(2), abs=1e-6)
     freqs = M.fourier_frequencies((g, g))
     assert freqs[-1].tolist() == [1.0, 1.0]
-    # PARK22's reading (towards the bottom-right) stops one bin before pi on an even grid
+    # Park & Kim 2022's reading (towards the bottom-right) stops one bin before pi on an even grid
     park = M.fourier_profile(
         latents_from_map(board), grid=(g, g), num_prefix=1, include_nyquist=False
     )
@@ -168,7 +153,7 @@ def test_fourier_profile_of_checkerboard_peaks_at_highest_frequency():
 
 def test_fourier_profile_uses_trace_latents_and_handles_non_square_grid():
     lat = rand(5, 2, 1 + 12, 3)
-    tr = make_trace(rand(3, 2, 13, 3), (3, 4), 1, latents=lat)
+    tr = make_trace(grid=(3, 4), tokens=rand(3, 2, 13, 3), latents=lat)
     prof = M.fourier_profile(tr)
     assert prof.shape == (5, 2)  # min(3//2, 4//2) + 1
     assert torch.equal(prof[:, 0], torch.zeros(5, dtype=DT))
@@ -199,7 +184,7 @@ def test_pca_rgb_first_component_follows_the_dominant_direction():
     first = rgb[0, ..., 0].flatten()
     # largest loading made positive: component +e0, projection -10*(coord - mean), decreasing
     torch.testing.assert_close(first, 1 - coord / 5, rtol=0, atol=2e-3)
-    tr = make_trace(rand(3, 2, 7, 4), grid, 1)
+    tr = make_trace(grid=grid, tokens=rand(3, 2, 7, 4))
     assert M.pca_rgb(tr, layer=None).shape == (3, 2, 2, 3, 3)
 
 

@@ -17,13 +17,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def model():
     from timm.models.vision_transformer import VisionTransformer
 
-    import vitwidgets as vw
+    from vitwidgets.core.model import ViTModel
 
     torch.manual_seed(0)
     net = VisionTransformer(
         img_size=32, patch_size=8, embed_dim=32, depth=3, num_heads=2, num_classes=3
     )
-    return vw.load_model(net)
+    return ViTModel(net)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ import torch
 from safetensors.torch import save_file
 
 import vitwidgets as vw
-from vitwidgets.core.model import UnsupportedModelError, WeightsUnavailableError
+from vitwidgets.core.model import UnsupportedModelError
+from vitwidgets.loading import WeightsUnavailableError
 
 TINY = dict(depth=2, img_size=32)
 
@@ -117,12 +118,12 @@ def test_non_models_and_bad_options_are_refused():
 def test_instance_geometry_identity_and_device():
     model = timm.create_model("vit_tiny_patch16_224", pretrained=False, reg_tokens=2, **TINY)
     m = vw.load_model(model, device="cpu")
-    assert (m.patch_size, m.depth, m.num_heads, m.embed_dim) == (16, 2, 3, 192)
+    assert (m.patch_size, m.num_layers, m.num_heads, m.embed_dim) == (16, 2, 3, 192)
     assert m.prefix_names == ("cls", "reg0", "reg1") and m.num_prefix == 3
     assert m.input_size == (32, 32) and m.grid_for(32, 32) == (2, 2)
     assert m.device == torch.device("cpu") and next(m.model.parameters()).device.type == "cpu"
     ident = m.identity
-    assert ident["depth"] == 2 and len(ident["weights_sha256"]) == 64
+    assert ident["num_layers"] == 2 and len(ident["weights_sha256"]) == 64
     assert vw.load_model(m) is m
     with pytest.raises(ValueError, match="multiple of the patch size"):
         m.grid_for(33, 32)
@@ -144,7 +145,8 @@ def dinov2(dinov2_weights):
 
 
 def test_dinov2_weights_load_with_documented_geometry(dinov2):
-    assert (dinov2.patch_size, dinov2.depth, dinov2.num_heads, dinov2.embed_dim) == (14, 12, 6, 384)
+    geometry = (dinov2.patch_size, dinov2.num_layers, dinov2.num_heads, dinov2.embed_dim)
+    assert geometry == (14, 12, 6, 384)
     assert dinov2.prefix_names == ("cls",) and dinov2.grid_for(224, 224) == (16, 16)
     assert dinov2.data_config["mean"] == (0.485, 0.456, 0.406)
 

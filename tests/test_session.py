@@ -6,54 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from factories import GRID, IDENTITY, toy_trace
 
-from vitwidgets import metrics
+import vitwidgets as vw
+from vitwidgets.core import metrics
 from vitwidgets.core.session import Session
-from vitwidgets.core.trace import Trace
-
-GRID = (3, 4)  # non-square on purpose
-
-
-def toy_trace(
-    num_layers: int = 3, num_images: int = 2, grid: tuple[int, int] = GRID, patch_size: int = 8,
-    num_prefix: int = 1, extra_heads: int = 0,
-) -> Trace:
-    """Attention ``[L, B, 3 + extra_heads, N, N]`` with known heads: head 0 looks at the patch
-    left of each query (its own patch in column 0), head 1 puts 0.9 on the prefix tokens (when
-    there are any),
-    head 2 and any extra heads attend uniformly. Images are a horizontal colour ramp."""
-    gh, gw = grid
-    p, g = num_prefix, gh * gw
-    n, h = p + g, 3 + extra_heads
-    a = torch.full((h, n, n), 1.0 / n)
-    left = torch.zeros(n, n)
-    left[:p] = 1.0 / n
-    for q in range(g):
-        r, c = divmod(q, gw)
-        left[p + q, p + r * gw + max(c - 1, 0)] = 1.0
-    a[0] = left
-    if p:
-        prefix = torch.zeros(n, n)
-        prefix[:, :p] = 0.9 / p
-        prefix[:, p:] = 0.1 / g
-        a[1] = prefix
-    attn = a.expand(num_layers, num_images, h, n, n).clone()
-    ramp = torch.linspace(-1, 1, gw * patch_size).view(1, 1, 1, -1)
-    pixels = ramp.expand(num_images, 3, gh * patch_size, gw * patch_size).clone()
-    names = ("cls",) + tuple(f"reg{i}" for i in range(num_prefix - 1))
-    return Trace(
-        pixels=pixels, grid=grid, num_prefix=num_prefix, patch_size=patch_size,
-        layers=tuple(range(num_layers)), prefix_names=names, mean=(0.5, 0.5, 0.5),
-        std=(0.5, 0.5, 0.5), attn=attn, model_name="toy",
-    )
-
-
-IDENTITY = {"name": "toy", "depth": 3, "num_heads": 3, "weights_sha256": "00"}
 
 
 @pytest.fixture
 def session() -> Session:
-    return Session.from_trace(toy_trace(), IDENTITY)
+    return Session(toy_trace(), identity=IDENTITY)
 
 
 def test_geometry(session):
@@ -63,26 +25,27 @@ def test_geometry(session):
     assert session.prefix_names == ("cls",)
     assert session.name == "toy" and session.identity == IDENTITY
     rgb = session.image_rgb(1)
-    assert rgb.shape == (24, 32, 3) and rgb.dtype == np.uint8
+    assert rgb.shape == (24, 32, 3) and rgb.dtype == torch.uint8
     assert rgb[0, 0, 0] == 0 and rgb[0, -1, 0] == 255
 
 
-def test_layer_attention_is_float16_of_the_trace(session):
+def test_layer_attention_is_the_traced_attention_of_that_image_and_block(session):
     a = session.layer_attention(1, 2)
-    assert a.dtype == np.float16 and a.shape == (3, 13, 13)
-    np.testing.assert_allclose(a, session.trace.attn[2, 1].numpy(), atol=1e-3)
+    assert a.dtype == torch.float32 and a.shape == (3, 13, 13)
+    torch.testing.assert_close(a, session.trace.attn[2, 1])
+    torch.testing.assert_close(session.layer_attention(1, -1), a)  # -1 = the last block
 
 
 def test_rollout_is_the_metrics_rollout_of_blocks_up_to_layer(session):
     r = session.rollout(0, 1)
-    assert r.shape == (13, 13) and r.dtype == np.float16
+    assert r.shape == (13, 13) and r.dtype == torch.float32
     want = metrics.attention_rollout(session.trace.attn[:2, :1], grid=GRID, num_prefix=1)[0]
-    np.testing.assert_allclose(r, want.numpy(), atol=2e-3)
-    np.testing.assert_allclose(r.astype(np.float32).sum(-1), 1, atol=1e-2)
+    torch.testing.assert_close(r, want)
+    torch.testing.assert_close(r.sum(-1), torch.ones(13))
 
 
 def test_aligned_canvas_peaks_left_of_the_query_for_the_offset_head(session):
-    canvas = session.aligned(0, 0)
+    canvas = session.aligned(0, 0).numpy()
     gh, gw = GRID
     assert canvas.shape == (3, 2 * gh - 1, 2 * gw - 1)
     peak = np.unravel_index(np.argmax(canvas[0]), canvas[0].shape)
@@ -96,7 +59,7 @@ def test_layer_table_and_proposals(session):
                           "offset_dx"}
     assert all(v.shape == (3, 3) for v in table.values())
     stats = session.head_stats(0)
-    np.testing.assert_allclose(table["distance_px"], stats.distance.double().numpy() * 8)
+    np.testing.assert_allclose(table["distance_px"], stats.distance_patches.double().numpy() * 8)
     assert table["prefix_share"][0, 1] == pytest.approx(0.9, abs=1e-4)
     assert table["offset_dx"][0, 0] < -0.5
     tags = {(p["layer"], p["head"]): p for p in session.proposals()}
@@ -119,11 +82,11 @@ def test_traces_a_session_needs():
     tr = toy_trace()
     tr.layers = (0, 2, 4)
     with pytest.raises(ValueError, match="blocks 0..L-1"):
-        Session.from_trace(tr)
+        Session(tr)
     tr = toy_trace()
     tr.attn = None
     with pytest.raises(ValueError, match="no attention"):
-        Session.from_trace(tr)
+        Session(tr)
 
 
 def test_session_from_a_tiny_timm_vit_traces_in_batches():
@@ -133,11 +96,12 @@ def test_session_from_a_tiny_timm_vit_traces_in_batches():
                                num_classes=0)
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 255, (40, 48, 3), dtype=np.uint8) for _ in range(3)]
-    s = Session(module, images, batch_size=2)
+    s = Session.from_model(vw.load_model(module), images, batch_size=2)
     assert s.num_images == 3 and s.num_layers == 2 and s.grid == (2, 2)
     assert s.trace.attn.shape == (2, 3, 3, 5, 5)
-    assert s.identity["depth"] == 2 and len(s.identity["weights_sha256"]) == 64
-    single = Session(s.model, images[2])
-    np.testing.assert_allclose(single.layer_attention(0, 1), s.layer_attention(2, 1), atol=2e-3)
+    assert s.identity["num_layers"] == 2 and len(s.identity["weights_sha256"]) == 64
+    single = Session.from_model(s.model, images[2])
+    torch.testing.assert_close(single.layer_attention(0, 1), s.layer_attention(2, 1),
+                               atol=2e-3, rtol=0)
     with pytest.raises(ValueError, match="at least one image"):
-        Session(s.model, [])
+        Session.from_model(s.model, [])

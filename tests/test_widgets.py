@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 import traitlets
+from factories import IDENTITY, make_trace, toy_trace
 from ipywidgets.widgets.widget import _remove_buffers
-from test_session import IDENTITY, toy_trace
 
+import vitwidgets as vw
 from vitwidgets.core.annotations import AnnotationFileError
 from vitwidgets.core.session import Session
 from vitwidgets.widgets import AttentionExplorer, HeadAnnotator, LayerMetrics, _base, explore
@@ -42,7 +43,7 @@ def request(widget, method, rid="r1", **params):
 
 @pytest.fixture
 def session():
-    return Session.from_trace(toy_trace(), IDENTITY)
+    return Session(toy_trace(), identity=IDENTITY)
 
 
 # -- AttentionExplorer ---------------------------------------------------------------------
@@ -104,15 +105,65 @@ def test_bad_requests_get_an_error_reply(session, method, params, message):
     assert w.last_error == ""
 
 
-def test_a_request_cancelled_before_it_runs_gets_no_reply(session):
+def test_only_requests_are_answered_and_each_gets_exactly_one_reply(session):
+    """The kernel has no cancel: the browser drops requests it gave up on (rpc.js)."""
     w = AttentionExplorer(session)
     out = Outbox(w)
     w._on_frontend_msg(w, {"kind": "cancel", "id": "c1"}, [])
-    w._on_frontend_msg(w, {"kind": "request", "id": "c1", "method": "layer_data",
-                           "params": {"image": 0, "layer": 0}}, [])
-    assert out.messages == []
     w._on_frontend_msg(w, "not a dict", [])
     assert out.messages == []
+    w._on_frontend_msg(w, {"kind": "request", "id": "c1", "method": "layer_data",
+                           "params": {"image": 0, "layer": 0}}, [])
+    assert [m["id"] for m, _ in out.messages] == ["c1"] and out.last[0]["ok"]
+
+
+def test_layer_data_describes_every_buffer_with_name_shape_and_dtype(session):
+    w = AttentionExplorer(session)
+    reply, buffers = request(w, "layer_data", image=0, layer=-1, mode="aligned",
+                             include=["aligned", "attention"])
+    arrays = reply["result"]["arrays"]
+    assert arrays == [{"name": "attention", "shape": [3, 13, 13], "dtype": "float16"},
+                      {"name": "aligned", "shape": [3, 5, 7], "dtype": "float16"}]
+    assert reply["result"]["layer"] == 2, "-1 is the last block"
+    assert [len(b) for b in buffers] == [3 * 13 * 13 * 2, 3 * 5 * 7 * 2]
+    reply, _ = request(w, "layer_data", image=0, layer=0, include=["rollout", "aligned"])
+    assert not reply["ok"] and "not both" in reply["error"]
+
+
+def test_commands_are_collected_from_the_class():
+    assert AttentionExplorer._commands == {"layer_data": "layer_data"}
+    assert set(HeadAnnotator._commands) == {"set", "accept", "add_tag"}
+
+
+@pytest.mark.parametrize("make", [
+    lambda s: AttentionExplorer(s, colourmap="magma"),
+    lambda s: explore(s, colourmap="magma"),
+    lambda s: LayerMetrics(s, colourmap="magma"),
+    lambda s: HeadAnnotator(s, colourmap="magma"),
+])
+def test_a_typo_in_a_keyword_is_rejected_with_the_valid_ones(session, make, tmp_path,
+                                                             monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'colourmap'.*valid: "):
+        make(session)
+
+
+def test_unknown_explorer_keyword_suggests_the_close_option(session):
+    with pytest.raises(TypeError, match=r"did you mean 'colormap'\?.*head, .*layer"):
+        AttentionExplorer(session, colourmap="magma")
+
+
+def test_link_keeps_selections_in_step_and_can_be_undone(session, tmp_path):
+    a, b = AttentionExplorer(session), AttentionExplorer(session)
+    links = vw.link(a, b)
+    a.layer, a.head, b.image_index = 2, 1, 1
+    assert (b.layer, b.head, a.image_index) == (2, 1, 1)
+    for lk in links:
+        lk.unlink()
+    a.layer = 0
+    assert b.layer == 2
+    with pytest.raises(ValueError, match="at least two"):
+        vw.link(a)
 
 
 def synced_bytes(widget) -> int:
@@ -131,11 +182,8 @@ def test_payload_to_open_the_explorer_on_vit_b16_is_under_1_80_of_bertviz_json(c
     n = 1 + gh * gw
     attn = torch.randn(L, 1, H, n, n).softmax(-1)
     img = torch.from_numpy(chelsea()[:224, 100:324].copy()).permute(2, 0, 1).float() / 255
-    trace = toy_trace(num_layers=1, num_images=1)
-    trace.attn, trace.grid, trace.patch_size = attn, (gh, gw), p
-    trace.layers = tuple(range(L))
-    trace.pixels = ((img - 0.5) / 0.5)[None]
-    w = AttentionExplorer(Session.from_trace(trace, {"name": "vit_base_patch16_224"}))
+    trace = make_trace(attn, (gh, gw), 1, p, pixels=((img - 0.5) / 0.5)[None])
+    w = AttentionExplorer(Session(trace, identity={"name": "vit_base_patch16_224"}))
     state = synced_bytes(w)
     _reply, buffers = request(w, "layer_data", image=0, layer=0, include=["attention"])
     first_layer = sum(len(b) for b in buffers)
@@ -196,7 +244,7 @@ def test_annotator_refuses_a_corrupt_file_without_touching_it(session, tmp_path)
 
 def test_annotator_default_path_is_named_after_the_model(session, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    s = Session.from_trace(toy_trace(), {"name": "zoo:dino/v1"})
+    s = Session(toy_trace(), identity={"name": "zoo:dino/v1"})
     a = HeadAnnotator(s)
     assert a.path == str(tmp_path / "zoo_dino_v1.heads.json")
 
@@ -208,7 +256,7 @@ def test_layer_metrics_tap_selects_and_selection_rings(session):
     assert len(data["layer"]) == 9 and set(data["tag"]) == {"offset-local", "prefix-focused",
                                                              "global"}
     np.testing.assert_allclose(data["distance_px"],
-                               session.layer_table(0)["distance_px"].reshape(-1))
+                               session.layer_table(0)["distance_px"].reshape(-1).numpy())
     m.source.selected.indices = [5]  # what a tap on layer 1, head 2 does
     assert (m.layer, m.head) == (1, 2)
     m.layer, m.head = 2, 0
@@ -221,7 +269,7 @@ def test_layer_metrics_tap_selects_and_selection_rings(session):
 # -- explore ----------------------------------------------------------------------------------
 def test_explore_links_every_view(session, tmp_path):
     d = explore(session, annotations=tmp_path / "d.json", layer=1, colormap="magma")
-    ex, me, an = d.explorer, d.metrics, d.annotator
+    ex, me, an = d.explorer, d.layer_metrics, d.annotator
     assert ex.layer == 1 and ex.colormap == "magma"
     assert (me.layer, an.layer) == (1, 1)
     ex.head = 2
@@ -244,8 +292,8 @@ def test_missing_bundle_gives_build_instructions(monkeypatch, tmp_path):
 
 def test_explorer_can_switch_to_another_session(session):
     w = AttentionExplorer(session, layer=2, head=1, query=5)
-    other = Session.from_trace(toy_trace(num_layers=2, num_images=1, grid=(2, 2), num_prefix=0),
-                               {"name": "other"})
+    other = Session(toy_trace(num_layers=2, num_images=1, grid=(2, 2), num_prefix=0),
+                    identity={"name": "other"})
     w.set_session(other)
     assert (w.model_name, w.num_layers, w.grid, w.prefix_names) == ("other", 2, [2, 2], [])
     assert (w.layer, w.head, w.query, w.image_index) == (0, 0, -1, 0)

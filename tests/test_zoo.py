@@ -23,7 +23,7 @@ def zoo(request):
 
 def test_zoo_model_loads_offline_with_its_geometry_and_record(zoo):
     key, m = zoo
-    assert (m.patch_size, m.depth, m.num_heads, m.embed_dim) == (8, 6, 4, 128)
+    assert (m.patch_size, m.num_layers, m.num_heads, m.embed_dim) == (8, 6, 4, 128)
     assert m.grid_for(*m.input_size) == (8, 8) and m.prefix_names == ("cls",)
     meta = m.metadata
     assert meta["method"] == key
@@ -57,7 +57,7 @@ def test_model_card_is_generated_from_the_bundled_weights_records():
     measurements stored in the shipped weights, so no number in it is stale or typed in."""
     from importlib import resources
 
-    from vitwidgets.zoo.evaluate import model_card
+    from vitwidgets.zoo.card import model_card
 
     shipped = (resources.files("vitwidgets.zoo") / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert shipped == model_card(), "regenerate: python -m vitwidgets.zoo.evaluate --card"
@@ -95,7 +95,7 @@ def test_dino_views_with_restyle_and_hue_jitter_train_a_step(tmp_path):
 
 @pytest.mark.parametrize("freeze_last", [0, 2])
 def test_dino_freeze_last_keeps_the_prototypes_fixed_for_those_steps(tmp_path, freeze_last):
-    from vitwidgets.zoo.train import build
+    from vitwidgets.zoo.recipes import build
 
     train_main(["--method", "dino", "--out", str(tmp_path), "--train-size", "32",
                 "--batch-size", "8", "--threads", "1", "--quiet", "--steps", "2",
@@ -111,7 +111,7 @@ def test_dino_freeze_last_keeps_the_prototypes_fixed_for_those_steps(tmp_path, f
 
 
 def test_koleo_is_minus_log_nearest_neighbour_distance():
-    from vitwidgets.zoo.train import koleo_loss
+    from vitwidgets.zoo.recipes import koleo_loss
 
     # four points at 90 degrees on a circle (unnormalised on purpose): nearest distance sqrt 2
     square = torch.tensor([[2.0, 0.0], [0.0, 3.0], [-1.0, 0.0], [0.0, -5.0]])
@@ -122,7 +122,7 @@ def test_koleo_is_minus_log_nearest_neighbour_distance():
 
 
 def test_dino_restyle_warmup_grows_the_restyled_share_from_zero():
-    from vitwidgets.zoo.train import build
+    from vitwidgets.zoo.recipes import build
 
     torch.manual_seed(0)
     task = build("dino", 12, out_dim=16, restyle=1.0, restyle_warmup=100)
@@ -139,7 +139,7 @@ def test_dino_restyle_warmup_grows_the_restyled_share_from_zero():
 
 
 def test_hue_saturation_jitter_keeps_grey_and_is_the_identity_at_zero_strength():
-    from vitwidgets.zoo.train import hue_saturation_jitter
+    from vitwidgets.zoo.augment import hue_saturation_jitter
 
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(6, 3, 5, 5)
@@ -159,7 +159,7 @@ def test_hue_saturation_jitter_keeps_grey_and_is_the_identity_at_zero_strength()
 
 
 def test_sinkhorn_knopp_gives_identical_samples_uniform_targets_and_balances_prototypes():
-    from vitwidgets.zoo.train import sinkhorn_knopp
+    from vitwidgets.zoo.recipes import sinkhorn_knopp
 
     # every sample scores the prototypes alike: balancing leaves each sample uniform (1/K each),
     # where a softmax would send all of them to prototype 2
@@ -176,7 +176,7 @@ def test_sinkhorn_knopp_gives_identical_samples_uniform_targets_and_balances_pro
 @pytest.mark.parametrize(("local_style", "renders"), [("shared", 1), ("own", 2)])
 def test_dino_local_style_own_renders_the_local_crops_scene_in_a_third_style(local_style,
                                                                               renders):
-    from vitwidgets.zoo.train import build
+    from vitwidgets.zoo.recipes import build
 
     torch.manual_seed(0)
     task = build("dino", 12, out_dim=16, restyle=1.0, local_style=local_style)
@@ -192,7 +192,7 @@ def test_dino_local_style_own_renders_the_local_crops_scene_in_a_third_style(loc
 
 
 def test_dino_with_sinkhorn_centring_keeps_the_teacher_and_records_the_recipe(tmp_path):
-    from vitwidgets.zoo.evaluate import method_text
+    from vitwidgets.zoo.card import method_text
 
     train_main(["--method", "dino", "--out", str(tmp_path), "--train-size", "32",
                 "--batch-size", "8", "--threads", "1", "--quiet", "--steps", "2",
@@ -209,7 +209,7 @@ def test_dino_with_sinkhorn_centring_keeps_the_teacher_and_records_the_recipe(tm
 
 
 def test_dino_refuses_unknown_centring_local_style_and_koleo_features():
-    from vitwidgets.zoo.train import build
+    from vitwidgets.zoo.recipes import build
 
     with pytest.raises(ValueError, match="centring must be 'mean' or 'sinkhorn'"):
         build("dino", 12, centring="median")
@@ -224,7 +224,7 @@ def test_dino_koleo_spreads_the_chosen_features(koleo_on):
     """The recorded KoLeo term is koleo_loss of the student's global-view CLS tokens, or of the
     head's normalised bottleneck, whichever was asked for (recomputed here from the same
     views)."""
-    from vitwidgets.zoo.train import build, koleo_loss
+    from vitwidgets.zoo.recipes import build, koleo_loss
 
     torch.manual_seed(0)
     task = build("dino", 12, out_dim=16, koleo=0.1, koleo_on=koleo_on)
@@ -239,7 +239,8 @@ def test_dino_koleo_spreads_the_chosen_features(koleo_on):
 
 
 def test_dino_defaults_are_the_bundled_recipe_and_other_methods_get_the_plain_values():
-    from vitwidgets.zoo.train import PLAIN_DINO, parse_args
+    from vitwidgets.zoo.recipes import PLAIN_DINO
+    from vitwidgets.zoo.train import parse_args
 
     dino = parse_args(["--method", "dino"])
     assert (dino.restyle, dino.local_style, dino.koleo, dino.koleo_on, dino.teacher_temp,

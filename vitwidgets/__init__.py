@@ -18,10 +18,12 @@ __version__ = "0.1.0"
 
 # public name -> (module, attribute or None for the module itself)
 _LAZY: dict[str, tuple[str, str | None]] = {
-    "load_model": ("vitwidgets.core.model", "load_model"),
+    "load_model": ("vitwidgets.loading", "load_model"),
+    "WeightsUnavailableError": ("vitwidgets.loading", "WeightsUnavailableError"),
     "ViTModel": ("vitwidgets.core.model", "ViTModel"),
     "UnsupportedModelError": ("vitwidgets.core.model", "UnsupportedModelError"),
     "Trace": ("vitwidgets.core.trace", "Trace"),
+    "Session": ("vitwidgets.core.session", "Session"),
     "metrics": ("vitwidgets.metrics", None),
     "zoo": ("vitwidgets.zoo", None),
     "data": ("vitwidgets.data", None),
@@ -29,6 +31,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "AttentionExplorer": ("vitwidgets.widgets", "AttentionExplorer"),
     "LayerMetrics": ("vitwidgets.widgets", "LayerMetrics"),
     "HeadAnnotator": ("vitwidgets.widgets", "HeadAnnotator"),
+    "link": ("vitwidgets.widgets", "link"),
 }
 
 __all__ = sorted(_LAZY)

@@ -1,9 +1,8 @@
 """Public metrics API: ``vw.metrics.attention_distance(tr)``, ``vw.metrics.cka(X, Y)``, ...
 
 A thin re-export of :mod:`vitwidgets.core.metrics` (per-image / per-batch functions) and of the
-dataset-level streaming functions of :mod:`vitwidgets.core.streaming`; see
-``shared/spec/analyses.md`` for the definitions and each function's docstring for shapes and
-units.
+dataset-level streaming functions of :mod:`vitwidgets.core.streaming`. Each function's docstring
+gives its definition, shapes, units and the study it comes from.
 """
 
 from vitwidgets.core.metrics import *  # noqa: F403

@@ -1,6 +1,9 @@
 // Colour maps as 256-entry RGB lookup tables, built by linear interpolation between 11 samples
-// (t = 0, 0.1, ..., 1) of the matplotlib maps of the same name.
+// (t = 0, 0.1, ..., 1) of the matplotlib maps of the same name. Which maps the user is offered,
+// and in what order, is the kernel's business (the explorer's `_colormaps` trait); this module
+// only holds the colour stops of every map it can draw.
 
+/** Colour stops by map name: CSS hex colours at evenly spaced t from 0 to 1. */
 const SAMPLES = {
   viridis: ["#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c", "#22a884",
     "#44bf70", "#7ad151", "#bddf26", "#fde725"],
@@ -11,7 +14,10 @@ const SAMPLES = {
   gray: ["#000000", "#ffffff"],
 };
 
-export const COLORMAP_NAMES = Object.keys(SAMPLES);
+/** Names of the maps this bundle has colour stops for (in the order of the table). */
+export function knownColormaps() {
+  return Object.keys(SAMPLES);
+}
 
 function hexToRgb(hex) {
   const v = parseInt(hex.slice(1), 16);
@@ -23,8 +29,8 @@ const cache = new Map();
 /** Lookup table of a colour map: Uint8Array of 256 * 3 (r, g, b) for t = i / 255. */
 export function colormapLut(name) {
   if (cache.has(name)) return cache.get(name);
-  const samples = SAMPLES[name];
-  if (!samples) throw new Error(`unknown colour map "${name}" (known: ${COLORMAP_NAMES.join(", ")})`);
+  const samples = Object.hasOwn(SAMPLES, name) ? SAMPLES[name] : null;
+  if (!samples) throw new Error(`unknown colour map "${name}" (known: ${knownColormaps().join(", ")})`);
   const rgb = samples.map(hexToRgb);
   const lut = new Uint8Array(256 * 3);
   const segments = rgb.length - 1;

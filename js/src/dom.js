@@ -27,8 +27,33 @@ export function ensureStyle(id, css) {
   document.head.appendChild(style);
 }
 
+/** Bytes (DataView / typed array / ArrayBuffer) of a PNG or JPEG as a Blob of that type. */
+export function bytesToBlob(data, type = "image/png") {
+  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return new Blob([bytes], { type });
+}
+
 /** Bytes (DataView / typed array / ArrayBuffer) of a PNG or JPEG as an object URL. */
 export function bytesToObjectUrl(data, type = "image/png") {
-  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return URL.createObjectURL(new Blob([bytes], { type }));
+  return URL.createObjectURL(bytesToBlob(data, type));
+}
+
+/** <option> elements of [value, text] pairs (text set as textContent). */
+export function optionElements(pairs) {
+  return pairs.map(([value, text]) => h("option", { value, textContent: text }));
+}
+
+/** Replace a <select>'s options with [value, text] pairs unless they are already those. */
+export function setOptions(select, pairs) {
+  const same = select.options.length === pairs.length
+    && pairs.every(([value, text], i) => select.options[i].value === value && select.options[i].textContent === text);
+  if (!same) select.replaceChildren(...optionElements(pairs));
+}
+
+/** Run fn on Enter in a text input; its keys never reach the notebook's shortcuts. */
+export function onEnter(input, fn) {
+  input.addEventListener("keydown", (ev) => {
+    ev.stopPropagation();
+    if (ev.key === "Enter") fn();
+  });
 }

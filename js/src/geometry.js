@@ -71,3 +71,27 @@ export function fitCell(gw, numPrefix, gh, maxWidth) {
   const units = gw + prefixColumns + (numPrefix > 0 ? 1 / 3 : 0);
   return Math.max(1, Math.floor(maxWidth / units));
 }
+
+/**
+ * The query-aligned canvas of a gh x gw patch grid: every query is moved to the centre, so a
+ * cell is an offset (dy, dx) in patches from the query, dy in -(gh-1)..gh-1 (down is positive),
+ * dx in -(gw-1)..gw-1. Cells are row-major over (2gh-1) rows x (2gw-1) columns; the kernel's
+ * "aligned" array is [H, rows, cols].
+ * @returns {{rows: number, cols: number, cells: number, centre: number,
+ *   offsetOf: (cell: number) => {dy: number, dx: number}}}
+ *   centre: the cell of offset (0, 0), the query itself
+ */
+export function alignedGrid(gh, gw) {
+  if (!(gh > 0 && gw > 0)) throw new RangeError(`bad grid ${gh}x${gw}`);
+  const rows = 2 * gh - 1;
+  const cols = 2 * gw - 1;
+  const cells = rows * cols;
+  return {
+    rows, cols, cells,
+    centre: (gh - 1) * cols + (gw - 1),
+    offsetOf(cell) {
+      if (!(Number.isInteger(cell) && cell >= 0 && cell < cells)) throw new RangeError(`cell ${cell} outside 0..${cells - 1}`);
+      return { dy: Math.floor(cell / cols) - (gh - 1), dx: (cell % cols) - (gw - 1) };
+    },
+  };
+}

@@ -4,9 +4,11 @@
 //
 // Wire format (JSON content; binary payloads travel as message buffers):
 //   frontend -> kernel  {kind: "request", id, method, params}
-//   frontend -> kernel  {kind: "cancel", id}
 //   kernel -> frontend  {kind: "reply", id, ok: true, result}        + buffers
 //   kernel -> frontend  {kind: "reply", id, ok: false, error: "..."}
+// Cancellation is local to the browser: nothing is sent (on an ordered channel a cancel could
+// never reach the kernel before its request). The kernel still answers a cancelled request;
+// that late reply is ignored.
 
 export class RpcError extends Error {
   constructor(message, { cancelled = false, timedOut = false } = {}) {
@@ -61,11 +63,14 @@ export function createRpc(model, { timeoutMs = 60000 } = {}) {
       model.send({ kind: "request", id, method, params });
       return { id, promise };
     },
-    /** Cancel a pending request: its promise rejects with a cancelled RpcError. */
+    /**
+     * Cancel a pending request here: its promise rejects with a cancelled RpcError and its
+     * reply, when it comes, is ignored. Nothing goes to the kernel.
+     * @returns {boolean} false when the request was not pending
+     */
     cancel(id) {
       const p = settle(id);
       if (!p) return false;
-      model.send({ kind: "cancel", id });
       p.reject(new RpcError("cancelled", { cancelled: true }));
       return true;
     },

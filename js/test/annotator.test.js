@@ -6,7 +6,7 @@ import { installDom, FakeModel, until } from "./helpers.js";
 let annotator;
 before(async () => {
   installDom();
-  annotator = (await import("../src/annotator.js")).default;
+  annotator = (await import("../src/annotator/index.js")).default;
 });
 
 const XSS = '<img src=x onerror="globalThis.pwned = 1">';

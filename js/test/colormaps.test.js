@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { colormapLut, lutIndex, colormapCss, COLORMAP_NAMES } from "../src/colormaps.js";
+import { colormapLut, lutIndex, colormapCss, knownColormaps } from "../src/colormaps.js";
 
 test("end points are matplotlib's", () => {
   const v = colormapLut("viridis");
@@ -19,7 +19,7 @@ test("perceptual maps get brighter along the scale; gray is linear", () => {
   }
   const g = colormapLut("gray");
   for (let i = 0; i < 256; i++) assert.equal(g[3 * i], i);
-  assert.deepEqual(COLORMAP_NAMES, ["viridis", "magma", "inferno", "gray"]);
+  assert.deepEqual(knownColormaps(), ["viridis", "magma", "inferno", "gray"]);
 });
 
 test("index clamping and errors", () => {
@@ -29,4 +29,6 @@ test("index clamping and errors", () => {
   assert.equal(lutIndex(0.5), 128);
   assert.equal(colormapCss("gray", 1), "rgb(255, 255, 255)");
   assert.throws(() => colormapLut("jet"), /unknown colour map/);
+  assert.throws(() => colormapLut("jet"), { message: 'unknown colour map "jet" (known: viridis, magma, inferno, gray)' });
+  assert.throws(() => colormapLut("toString"), /unknown colour map "toString"/);
 });

@@ -1,13 +1,13 @@
 // The explorer's render() in jsdom with real canvas pixels, against a fake kernel.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { installDom, FakeModel, unalignedFloat16, pixel, until, tick } from "./helpers.js";
+import { installDom, FakeModel, MODES, COLORMAPS, layerDataReply, pixel, until, tick } from "./helpers.js";
 import { gridLayout, fitCell } from "../src/geometry.js";
 
 let explorer;
 before(async () => {
   installDom();
-  explorer = (await import("../src/explorer.js")).default;
+  explorer = (await import("../src/explorer/index.js")).default;
 });
 
 // grid 3 x 4 with CLS: head 0 looks at the patch right of each query (wrapping within the
@@ -26,12 +26,23 @@ function layerAttention() {
   return a;
 }
 
+// aligned maps [H, 2gh-1, 2gw-1] = [2, 5, 7]: head 0 looks one patch right (offset (0, 1)),
+// head 1 at the query itself (the centre)
+const AH = 2 * GH - 1, AW = 2 * GW - 1, A = AH * AW, CENTRE = (GH - 1) * AW + (GW - 1);
+function alignedMaps() {
+  const a = new Float32Array(H * A);
+  a[CENTRE + 1] = 1;
+  a[A + CENTRE] = 1;
+  return a;
+}
+
 function makeModel() {
   const model = new FakeModel({
     model_name: "toy", num_layers: L, num_heads: H, grid: [GH, GW], patch_size: 16,
     prefix_names: ["cls"], num_images: 1, image_index: 0, layer: 0, head: 0, query: -1,
     mode: "row", colormap: "gray", opacity: 1, log_scale: false, head_tags: {},
     request_timeout_ms: 2000, _image: new DataView(new ArrayBuffer(0)), _image_format: "image/png", _thumbnails: [],
+    _modes: MODES, _colormaps: COLORMAPS,
   });
   model.onSend = (msg) => {
     if (msg.kind !== "request") return;
@@ -41,10 +52,11 @@ function makeModel() {
         model.emit("msg:custom", { kind: "reply", id: msg.id, ok: false, error: "ValueError: layer 2 is broken on purpose" });
         return;
       }
-      model.emit("msg:custom", {
-        kind: "reply", id: msg.id, ok: true,
-        result: { attention_shape: include.includes("attention") ? [H, N, N] : null, extra_shape: null, extra_mode: null },
-      }, include.includes("attention") ? [unalignedFloat16(layerAttention())] : []);
+      const parts = [];
+      if (include.includes("attention")) parts.push({ name: "attention", shape: [H, N, N], values: layerAttention() });
+      if (include.includes("rollout")) parts.push({ name: "rollout", shape: [N, N], values: layerAttention().subarray(0, N * N) });
+      if (include.includes("aligned")) parts.push({ name: "aligned", shape: [H, 2 * GH - 1, 2 * GW - 1], values: alignedMaps() });
+      model.emit("msg:custom", ...layerDataReply(msg.id, parts));
     }, 1);
   };
   return model;
@@ -148,5 +160,48 @@ test("a request the kernel never answers times out with a message", async () => 
   const root = el.querySelector(".vw-explorer");
   await until(() => root.dataset.error !== "" && root.dataset.error !== undefined, "timeout shown", 3000);
   assert.match(root.dataset.error, /no reply from the kernel/);
+  cleanup();
+});
+
+test("aligned and rollout modes ask for their part and read it; no cancel message is ever sent", async () => {
+  const { model, el, root, cleanup } = await mountPainted();
+  const focusCanvas = el.querySelector("canvas.vw-focus");
+  el.querySelector('.vw-modes button[data-mode="aligned"]').click();
+  assert.equal(root.dataset.loading, "true");
+  await until(() => root.dataset.ready === "true" && root.dataset.mode === "aligned", "aligned painted");
+  const requests = model.sent.filter((m) => m.kind === "request");
+  assert.deepEqual(requests.at(-1).params, { image: 0, layer: 0, mode: "aligned", include: ["aligned"] });
+  assert.equal(el.querySelector(".vw-focus-title").textContent, "layer 0 · head 0 · aligned average");
+  const cell = Math.floor(focusCanvas.width / AW);
+  const at = (c) => [(c % AW + 0.5) * cell, (Math.floor(c / AW) + 0.5) * cell];
+  assert.deepEqual(pixel(focusCanvas, ...at(CENTRE + 1)).slice(0, 3), [255, 255, 255], "head 0: one patch right");
+  focusCanvas.dispatchEvent(new window.MouseEvent("mousemove", { clientX: at(CENTRE + 1)[0], clientY: at(CENTRE + 1)[1], bubbles: true }));
+  assert.equal(root.dataset.hoverCell, String(CENTRE + 1));
+  assert.equal(el.querySelector(".vw-readout").textContent, "offset (dy 0, dx 1) patches from the query: 100.0% of head 0's attention on average");
+  focusCanvas.dispatchEvent(new window.MouseEvent("click", { bubbles: true }));
+  assert.equal(model.get("query"), -1, "no pinning in aligned mode");
+
+  el.querySelector('.vw-modes button[data-mode="rollout"]').click();
+  el.querySelector('.vw-modes button[data-mode="row"]').click(); // moves away before the rollout arrives
+  el.querySelector('.vw-modes button[data-mode="rollout"]').click();
+  await until(() => root.dataset.ready === "true" && root.dataset.mode === "rollout", "rollout painted");
+  assert.equal(el.querySelector(".vw-focus-title").textContent, "rollout of blocks 0–0 (mean of heads)");
+  assert.deepEqual(model.sent.filter((m) => m.kind === "request").at(-1).params, { image: 0, layer: 0, mode: "rollout", include: ["rollout"] });
+  assert.deepEqual([...new Set(model.sent.map((m) => m.kind))], ["request"]);
+  cleanup();
+});
+
+test("mode buttons and colour maps are built from _modes and _colormaps and follow their changes", async () => {
+  const { model, el, cleanup } = await mountPainted();
+  const modes = () => [...el.querySelectorAll(".vw-modes button")].map((b) => [b.dataset.mode, b.textContent, b.getAttribute("aria-pressed")]);
+  assert.deepEqual(modes(), MODES.map((m) => [m.id, m.label, String(m.id === "row")]));
+  assert.deepEqual([...el.querySelectorAll("select.vw-colormap option")].map((o) => o.value), COLORMAPS);
+  assert.equal(el.querySelector("select.vw-colormap").value, "gray");
+  model.set("_modes", [MODES[1], { ...MODES[0], label: "rows" }]);
+  assert.deepEqual(modes(), [["column", MODES[1].label, "false"], ["row", "rows", "true"]]);
+  assert.equal(el.querySelector(".vw-focus-title").textContent, "layer 0 · head 0 · rows");
+  model.set("_colormaps", ["gray", "magma"]);
+  assert.deepEqual([...el.querySelectorAll("select.vw-colormap option")].map((o) => o.textContent), ["gray", "magma"]);
+  assert.equal(el.querySelector("select.vw-colormap").value, "gray");
   cleanup();
 });

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { gridLayout, tokenToPatch, patchToToken, fitCell } from "../src/geometry.js";
+import { gridLayout, tokenToPatch, patchToToken, fitCell, alignedGrid } from "../src/geometry.js";
 
 function roundTrip(layout) {
   for (let t = 0; t < layout.numTokens; t++) {
@@ -62,4 +62,18 @@ test("patch <-> token and cell fitting", () => {
   assert.ok(gridLayout({ gh: 14, gw: 14, numPrefix: 1, cell }).width <= 380);
   assert.ok(gridLayout({ gh: 14, gw: 14, numPrefix: 1, cell: cell + 1 }).width > 380);
   assert.throws(() => gridLayout({ gh: 0, gw: 2, cell: 3 }), RangeError);
+});
+
+test("aligned grid of a 3 x 4 patch grid: 5 x 7 offsets around the centre", () => {
+  const g = alignedGrid(3, 4);
+  assert.deepEqual([g.rows, g.cols, g.cells, g.centre], [5, 7, 35, 2 * 7 + 3]);
+  assert.deepEqual(g.offsetOf(g.centre), { dy: 0, dx: 0 });
+  assert.deepEqual(g.offsetOf(0), { dy: -2, dx: -3 });
+  assert.deepEqual(g.offsetOf(34), { dy: 2, dx: 3 });
+  assert.deepEqual(g.offsetOf(g.centre + 1), { dy: 0, dx: 1 });
+  assert.deepEqual(g.offsetOf(g.centre - 7), { dy: -1, dx: 0 });
+  assert.throws(() => g.offsetOf(35), RangeError);
+  assert.throws(() => g.offsetOf(-1), RangeError);
+  assert.deepEqual({ ...alignedGrid(1, 1), offsetOf: undefined }, { rows: 1, cols: 1, cells: 1, centre: 0, offsetOf: undefined });
+  assert.throws(() => alignedGrid(0, 3), RangeError);
 });

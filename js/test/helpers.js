@@ -1,5 +1,6 @@
 // Test helpers: a jsdom document whose <canvas> elements draw with @napi-rs/canvas (real pixels,
-// offline), a fake anywidget model, and a fake kernel answering the explorer's requests.
+// offline), a fake anywidget model, and the pieces of a fake kernel answering the explorer's
+// requests (its `_modes` / `_colormaps` traits and `layer_data` replies).
 import { JSDOM } from "jsdom";
 import { createCanvas } from "@napi-rs/canvas";
 import { encodeFloat16 } from "../src/float16.js";
@@ -91,6 +92,35 @@ export function unalignedFloat16(values) {
   const buffer = new ArrayBuffer(bytes.length + 1);
   new Uint8Array(buffer).set(bytes, 1);
   return new DataView(buffer, 1, bytes.length);
+}
+
+/** The explorer's `_modes` trait as the kernel sends it (vitwidgets/core/vocab.py MODE_INFO). */
+export const MODES = [
+  { id: "row", label: "query → keys", title: "Attention from the hovered query to every key" },
+  { id: "column", label: "keys ← all queries", title: "Attention every query pays to the hovered key" },
+  { id: "cls", label: "CLS → patches", title: "Attention from the first prefix token (CLS) to every token" },
+  { id: "rollout", label: "rollout ≤ layer", title: "Attention rollout (Abnar & Zuidema) of blocks 0..layer, mean of heads; hovered query's row" },
+  { id: "aligned", label: "aligned average", title: "Each head's attention averaged over queries after centring every query (Walmer et al.): centre cell = the query itself" },
+];
+
+/** The explorer's `_colormaps` trait as the kernel sends it. */
+export const COLORMAPS = ["viridis", "magma", "inferno", "gray"];
+
+/**
+ * A kernel's ok reply to `layer_data`: [content, buffers] with one `arrays` descriptor
+ * {name, shape, dtype: "float16"} per buffer (each an odd-offset DataView of float16 bytes),
+ * plus the older shape fields the kernel still sends.
+ * @param {string} id the request's id
+ * @param {{name: string, shape: number[], values: ArrayLike<number>}[]} parts in buffer order
+ */
+export function layerDataReply(id, parts) {
+  const attention = parts.find((p) => p.name === "attention");
+  const extra = parts.find((p) => p.name !== "attention");
+  const result = {
+    arrays: parts.map(({ name, shape }) => ({ name, shape, dtype: "float16" })),
+    attention_shape: attention ? attention.shape : null, extra_shape: extra ? extra.shape : null, extra_mode: extra ? extra.name : null,
+  };
+  return [{ kind: "reply", id, ok: true, result }, parts.map((p) => unalignedFloat16(p.values))];
 }
 
 export const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));

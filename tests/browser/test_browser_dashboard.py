@@ -44,7 +44,7 @@ dashboard
 # The kernel's own check of the construction, so that a broken construction (e.g. a timm change)
 # is told apart from a widget that draws the wrong thing.
 CHECK = """
-A = dashboard.session.layer_attention(0, 0).astype(np.float32)  # [H, N, N]
+A = dashboard.session.layer_attention(0, 0).float().numpy()  # [H, N, N]
 bad = [(h, r, c) for h in range(A.shape[0]) for r in range(cm.GRID) for c in range(cm.GRID)
        if 1 + int(A[h, 1 + r * cm.GRID + c, 1:].argmax()) != cm.expected_key(h, r, c)]
 assert not bad, f"the constructed model does not attend as documented at {bad[:5]}"

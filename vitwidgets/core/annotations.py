@@ -12,7 +12,7 @@ File layout (``schema_version`` 1)::
     {
       "schema": "vitwidgets.head-annotations",
       "schema_version": 1,
-      "model": {"name": ..., "depth": 12, "num_heads": 6, "weights_sha256": ..., ...},
+      "model": {"name": ..., "num_layers": 12, "num_heads": 6, "weights_sha256": ..., ...},
       "saved_at": "2026-11-21T06:00:00+00:00",
       "custom_tags": ["copy-suppression"],
       "heads": [{"layer": 0, "head": 3, "tag": "offset-local ←", "note": "...",
@@ -30,34 +30,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .indexing import block_index, check_head
+from .vocab import PRESET_TAGS, tag_with_direction
+
 SCHEMA = "vitwidgets.head-annotations"
 SCHEMA_VERSION = 1
 
-#: Tags offered by the annotator. Offset-local heads carry the direction of their offset
-#: (the neighbour they look at): ← left, → right, ↑ up, ↓ down and the diagonals.
-PRESET_TAGS: tuple[str, ...] = (
-    "local",
-    "offset-local ←",
-    "offset-local →",
-    "offset-local ↑",
-    "offset-local ↓",
-    "offset-local ↖",
-    "offset-local ↗",
-    "offset-local ↙",
-    "offset-local ↘",
-    "axial",
-    "global",
-    "prefix-focused",
-    "other",
-)
-
-_ARROWS = {
-    "left": "←", "right": "→", "up": "↑", "down": "↓",
-    "up-left": "↖", "up-right": "↗", "down-left": "↙", "down-right": "↘",
-}
 #: identity fields compared between a file and the model (others are informative only)
-IDENTITY_KEYS = ("name", "architecture", "depth", "num_heads", "patch_size", "num_prefix",
+IDENTITY_KEYS = ("name", "architecture", "num_layers", "num_heads", "patch_size", "num_prefix",
                  "weights_sha256")
+#: identity fields under their earlier names (files written before the rename still compare)
+_RENAMED_KEYS = {"depth": "num_layers"}
 MAX_TEXT = 10_000
 
 
@@ -68,11 +51,7 @@ class AnnotationFileError(ValueError):
 def proposal_to_tag(proposal: dict) -> str:
     """Preset tag of a proposal from ``metrics.propose_head_tags``: ``offset-local`` with
     direction ``left`` becomes ``"offset-local ←"``; other tags keep their name."""
-    tag = str(proposal.get("tag", ""))
-    direction = proposal.get("direction")
-    if tag == "offset-local" and direction in _ARROWS:
-        return f"offset-local {_ARROWS[direction]}"
-    return tag
+    return tag_with_direction(str(proposal.get("tag", "")), proposal.get("direction"))
 
 
 def _now() -> str:
@@ -140,6 +119,7 @@ class HeadAnnotations:
         stored = doc.get("model")
         if not isinstance(stored, dict):
             raise self._fail("no model identity")
+        stored = {_RENAMED_KEYS.get(k, k): v for k, v in stored.items()}
         diffs = [
             f"{k}: file {stored[k]!r} vs model {self.identity[k]!r}"
             for k in IDENTITY_KEYS
@@ -173,15 +153,16 @@ class HeadAnnotations:
 
     # -- checks -----------------------------------------------------------------------------
     def _check_head(self, layer: Any, head: Any) -> tuple[int, int]:
-        if isinstance(layer, bool) or isinstance(head, bool):
-            raise TypeError("layer and head must be integers")
-        layer, head = int(layer), int(head)
-        if not (0 <= layer < self.num_layers and 0 <= head < self.num_heads):
+        try:
+            return (block_index(layer, self.num_layers, negative=False),
+                    check_head(head, self.num_heads))
+        except TypeError:
+            raise TypeError("layer and head must be integers") from None
+        except ValueError:
             raise ValueError(
                 f"no head ({layer}, {head}): the model has layers 0..{self.num_layers - 1} and "
                 f"heads 0..{self.num_heads - 1}"
-            )
-        return layer, head
+            ) from None
 
     @staticmethod
     def _check_text(text: Any) -> str:

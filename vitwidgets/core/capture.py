@@ -82,7 +82,7 @@ class AttentionCapture:
     def __init__(self, blocks: Sequence[nn.Module], request: CaptureRequest):
         self.blocks = list(blocks)
         self.request = request
-        self.depth = len(self.blocks)
+        self.num_layers = len(self.blocks)
         self.attn: torch.Tensor | None = None
         self.tokens: torch.Tensor | None = None
         self.latents: torch.Tensor | None = None
@@ -97,11 +97,11 @@ class AttentionCapture:
         if self.latents is None and self.tokens is None:
             b, n, d = x.shape
             if self.request.latents:
-                self.latents = x.new_empty((2 * self.depth + 1, b, n, d))
+                self.latents = x.new_empty((2 * self.num_layers + 1, b, n, d))
                 if self.request.tokens:
                     self.tokens = self.latents[0::2]  # a view: no second copy
             else:
-                self.tokens = x.new_empty((self.depth + 1, b, n, d))
+                self.tokens = x.new_empty((self.num_layers + 1, b, n, d))
         return self.latents if self.latents is not None else self.tokens
 
     def _store_residual(self, index_tokens: int, index_latents: int, x: torch.Tensor) -> None:

@@ -19,8 +19,6 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-ImageLike = Image.Image | str | os.PathLike | np.ndarray | torch.Tensor
-
 _EXPECTED = (
     "expected a PIL image, a file path, a numpy array HxW, HxWxC or BxHxWxC (C in 1, 3, 4; "
     "uint8, uint16 or float in [0, 1]), a torch tensor CxHxW or BxCxHxW (uint8 or float in "
@@ -226,8 +224,20 @@ def crop_to_patch_multiple(img: torch.Tensor, patch_size: int) -> torch.Tensor:
     return _center_crop(img, (th, tw))
 
 
+def _per_channel(values: Sequence[float], like: torch.Tensor) -> torch.Tensor:
+    return torch.tensor(values, dtype=like.dtype, device=like.device).view(3, 1, 1)
+
+
 def normalise(img: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """``(img - mean) / std`` per channel; ``img``: ``[..., 3, H, W]``."""
-    m = torch.tensor(mean, dtype=img.dtype, device=img.device).view(3, 1, 1)
-    s = torch.tensor(std, dtype=img.dtype, device=img.device).view(3, 1, 1)
-    return (img - m) / s
+    """``(img - mean) / std`` per channel; ``img``: ``[..., 3, H, W]`` in [0, 1]."""
+    return (img - _per_channel(mean, img)) / _per_channel(std, img)
+
+
+def denormalise_uint8(
+    pixels: torch.Tensor, mean: Sequence[float], std: Sequence[float]
+) -> torch.Tensor:
+    """Undo :func:`normalise` for display: model input ``[B, 3, H, W]`` -> RGB
+    ``[B, H, W, 3]`` uint8 on the CPU (values clamped to [0, 1] first)."""
+    x = pixels.detach().float().cpu()
+    rgb = x * _per_channel(std, x) + _per_channel(mean, x)
+    return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()

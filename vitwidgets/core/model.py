@@ -1,14 +1,12 @@
-"""Model adapter: load any timm ViT (by name, as an instance, from a local checkpoint, or from the
-bundled mini zoo), know its geometry and preprocessing, and trace it.
+"""Model adapter: a timm ViT with its geometry, its own preprocessing and exact attention capture.
+
+Loading by name, checkpoint or zoo key is :func:`vitwidgets.load_model` (above the core); this
+module wraps a timm module that is already built.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
-import os
-from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,7 +19,11 @@ from .capture import (
     supported_attention_types,
 )
 from .images import crop_to_patch_multiple, normalise, resize_and_crop, to_rgb_tensors
-from .trace import Trace
+from .indexing import LayersArg, block_indices
+from .trace import Trace, prefix_token_names
+
+__all__ = ["ViTModel", "UnsupportedModelError", "check_supported", "default_device",
+           "SUPPORTED_FAMILIES"]
 
 SUPPORTED_FAMILIES = (
     "timm VisionTransformer models (ViT, DeiT with or without distillation token, DINO, DINOv2, "
@@ -30,15 +32,9 @@ SUPPORTED_FAMILIES = (
     "EvaAttention"
 )
 
-ZOO_PREFIX = "zoo:"
-
 
 class UnsupportedModelError(TypeError):
     """The model is not a ViT family whose attention vitwidgets can capture exactly."""
-
-
-class WeightsUnavailableError(RuntimeError):
-    """Pretrained weights could not be fetched (no network or no model hub)."""
 
 
 def _vit_classes() -> tuple[type, ...]:
@@ -93,7 +89,8 @@ class ViTModel:
         model: the timm module (eval mode) on ``device``.
         name: how it was loaded (timm name, ``zoo:<key>``, or the class name of an instance).
         patch_size: patch side in pixels.
-        depth: number of blocks ``L``. ``num_heads``: heads per block ``H``.
+        num_layers: number of blocks ``L`` (timm's ``depth``). ``num_heads``: heads per block
+        ``H``.
         embed_dim: residual width ``D``. ``num_prefix``: prefix tokens ``P`` (CLS, distillation
         token, registers), named in ``prefix_names``.
         input_size: ``(H_px, W_px)`` the model's configured input size.
@@ -116,11 +113,11 @@ class ViTModel:
         self.metadata = dict(metadata or {})
         pe = model.patch_embed
         self.patch_size = int(pe.patch_size[0])
-        self.depth = len(model.blocks)
+        self.num_layers = len(model.blocks)
         self.num_heads = int(model.blocks[0].attn.num_heads)
         self.embed_dim = int(model.embed_dim)
         self.num_prefix = int(model.num_prefix_tokens)
-        self.prefix_names = _prefix_names(model)
+        self.prefix_names = prefix_token_names(self.num_prefix, _prefix_names(model))
         self.dynamic_size = bool(getattr(model, "dynamic_img_size", False))
         self.data_config = _data_config(model)
         self.input_size = tuple(int(s) for s in self.data_config["input_size"][1:])
@@ -130,7 +127,7 @@ class ViTModel:
         gh, gw = self.grid_for(*self.input_size)
         prefix = "+".join(self.prefix_names) or "none"
         return (
-            f"ViTModel({self.name!r}: {self.depth} blocks x {self.num_heads} heads, width "
+            f"ViTModel({self.name!r}: {self.num_layers} blocks x {self.num_heads} heads, width "
             f"{self.embed_dim}, patch {self.patch_size}, grid {gh}x{gw} at "
             f"{self.input_size[0]}x{self.input_size[1]} px, prefix tokens {prefix}, "
             f"device {self.device})"
@@ -151,7 +148,7 @@ class ViTModel:
         return {
             "name": self.name,
             "architecture": _architecture_name(self.model),
-            "depth": self.depth,
+            "num_layers": self.num_layers,
             "num_heads": self.num_heads,
             "embed_dim": self.embed_dim,
             "patch_size": self.patch_size,
@@ -231,7 +228,7 @@ class ViTModel:
         attention: bool = True,
         tokens: bool = True,
         latents: bool = False,
-        layers: Iterable[int] | None = None,
+        layers: LayersArg = None,
         attn_dtype: torch.dtype = torch.float32,
         size: tuple[int, int] | str | None = None,
         pixels: torch.Tensor | None = None,
@@ -244,8 +241,10 @@ class ViTModel:
             tokens: keep the residual stream ``[L+1, B, N, D]``.
             latents: keep the ``2L+1`` sub-block latents for Fourier analysis (embedding, after
                 each attention residual, after each MLP residual); pre-norm blocks only.
-            layers: block indices whose attention to keep (negative counts from the end);
-                ``None`` keeps all. Memory of ``attn``: ``L' * B * H * N^2`` elements.
+            layers: blocks whose attention to keep: ``None`` all, an int ``n`` the last ``n``,
+                or a list of block indices (negative counts from the end); see
+                :mod:`vitwidgets.core.indexing`. Memory of ``attn``: ``L' * B * H * N^2``
+                elements.
             attn_dtype: storage dtype of attention (``torch.float16`` halves memory; values are
                 computed in the model's dtype first).
             size: input size policy, see :meth:`preprocess`.
@@ -261,7 +260,7 @@ class ViTModel:
                 raise ValueError(f"pixels must be [B, 3, H, W]; got {tuple(pixels.shape)}")
             pixels = pixels.to(self.device)
         grid = self.grid_for(*pixels.shape[-2:])
-        layer_list = self._resolve_layers(layers)
+        layer_list = block_indices(layers, self.num_layers, owner=self.name)
         if latents and not all(isinstance(b, pre_norm_block_types()) for b in self.model.blocks):
             raise ValueError(
                 "latents=True needs pre-norm blocks (x + attn(norm1(x)), x + mlp(norm2(x))); "
@@ -290,23 +289,8 @@ class ViTModel:
             latents=cap.latents if latents else None,
             output=output,
             model_name=self.name,
+            num_layers=self.num_layers,
         )
-
-    def _resolve_layers(self, layers: Iterable[int] | None) -> tuple[int, ...]:
-        if layers is None:
-            return tuple(range(self.depth))
-        if isinstance(layers, int):
-            layers = [layers]
-        out = []
-        for layer in layers:
-            if not isinstance(layer, int) or isinstance(layer, bool):
-                raise TypeError(f"layers must be ints; got {layer!r}")
-            if not -self.depth <= layer < self.depth:
-                raise ValueError(f"layer {layer} out of range for {self.depth} blocks")
-            out.append(layer % self.depth)
-        if len(set(out)) != len(out):
-            raise ValueError(f"layers has duplicates: {out}")
-        return tuple(out)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -322,8 +306,6 @@ def _prefix_names(model: nn.Module) -> tuple[str, ...]:
     if getattr(model, "dist_token", None) is not None:
         names.append("dist")
     names += [f"reg{i}" for i in range(int(getattr(model, "num_reg_tokens", 0) or 0))]
-    if len(names) != int(model.num_prefix_tokens):
-        names = [f"prefix{i}" for i in range(int(model.num_prefix_tokens))]
     return tuple(names)
 
 
@@ -337,171 +319,3 @@ def _data_config(model: nn.Module) -> dict:
     if img_size is not None:
         cfg["input_size"] = (3, int(img_size[0]), int(img_size[1]))
     return cfg
-
-
-def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    suffix = path.suffix.lower()
-    if suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path), device="cpu")
-    if suffix in (".pth", ".pt", ".bin", ".ckpt"):
-        try:
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as e:  # weights_only refuses pickled code
-            raise ValueError(
-                f"could not load {path.name} with weights_only=True (vitwidgets never unpickles "
-                f"code): {e}. Convert it to .safetensors or a plain state dict"
-            ) from e
-        for key in ("state_dict", "model", "module"):
-            if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-                obj = obj[key]
-        if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-            raise ValueError(f"{path.name} does not hold a state dict of tensors")
-        return {k.removeprefix("module."): v for k, v in obj.items()}
-    raise ValueError(
-        f"unsupported checkpoint format {suffix!r} for {path.name}: expected .safetensors, "
-        ".pth, .pt, .bin or .ckpt (tensors only)"
-    )
-
-
-def _apply_checkpoint(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
-    """Load ``state`` strictly; resample the position embedding through timm's own checkpoint
-    filter when the grid differs."""
-    own = model.state_dict()
-    pos = state.get("pos_embed")
-    if pos is not None and "pos_embed" in own and pos.shape != own["pos_embed"].shape:
-        import importlib
-
-        module = importlib.import_module(type(model).__module__)
-        filt = getattr(module, "checkpoint_filter_fn", None)
-        if filt is None:
-            raise ValueError(
-                f"{path.name}: pos_embed {tuple(pos.shape)} does not match the model's "
-                f"{tuple(own['pos_embed'].shape)}; pass img_size= matching the checkpoint"
-            )
-        state = filt(state, model)
-    result = model.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise ValueError(
-            f"{path.name} does not fit this architecture: missing keys "
-            f"{result.missing_keys[:8]}{'...' if len(result.missing_keys) > 8 else ''}, "
-            f"unexpected keys {result.unexpected_keys[:8]}"
-            f"{'...' if len(result.unexpected_keys) > 8 else ''}"
-        )
-
-
-def _offline_alternatives() -> str:
-    return (
-        "Offline alternatives: the bundled mini zoo (vw.load_model('zoo:supervised'), "
-        "'zoo:dino', 'zoo:mae'), a local checkpoint (vw.load_model(name, "
-        "checkpoint='weights.safetensors')), or random weights (pretrained=False)"
-    )
-
-
-def _check_timm_name(name: str) -> None:
-    import timm
-    from timm.models import split_model_name_tag
-
-    arch, _tag = split_model_name_tag(name)
-    if not timm.is_model(arch):
-        close = difflib.get_close_matches(arch, timm.list_models(), n=5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown timm model {name!r}{hint}")
-
-
-def load_model(
-    model: str | nn.Module | ViTModel,
-    *,
-    checkpoint: str | os.PathLike | None = None,
-    pretrained: bool | None = None,
-    device: torch.device | str | None = None,
-    **timm_kwargs: Any,
-) -> ViTModel:
-    """Load a Vision Transformer for tracing.
-
-    Args:
-        model: a timm model name (``"vit_small_patch16_224.dino"``), ``"zoo:<key>"`` for a bundled
-            tiny model (offline: ``zoo:supervised``, ``zoo:dino``, ``zoo:mae``), a timm ViT module,
-            or a :class:`ViTModel`.
-        checkpoint: a local ``.safetensors`` or ``.pth``/``.pt`` state dict (loaded with
-            ``weights_only=True``; code is never unpickled) for the named architecture. The
-            classifier size is read from the checkpoint (none when it has no ``head.weight``).
-        pretrained: fetch timm's pretrained weights (default ``True`` for a name without a
-            checkpoint). ``False`` gives random weights.
-        device: defaults to CUDA when available, else the CPU.
-        **timm_kwargs: passed to ``timm.create_model`` (e.g. ``img_size=224``,
-            ``dynamic_img_size=True``).
-
-    Raises:
-        ValueError: unknown name, unusable checkpoint, bad arguments.
-        UnsupportedModelError: a model that is not a supported ViT (e.g. a ResNet).
-        WeightsUnavailableError: pretrained weights cannot be fetched (offline).
-    """
-    if isinstance(model, ViTModel):
-        if device is not None and torch.device(device) != model.device:
-            return ViTModel(model.model, model.name, device, model.metadata)
-        return model
-    if isinstance(model, nn.Module):
-        if checkpoint is not None or timm_kwargs:
-            raise ValueError("checkpoint= and timm options apply to model names, not instances")
-        return ViTModel(model, device=device)
-    if not isinstance(model, str):
-        raise TypeError(
-            f"model must be a timm model name, 'zoo:<key>', a timm ViT module or a ViTModel; "
-            f"got {type(model).__name__}"
-        )
-    if model.startswith(ZOO_PREFIX):
-        if checkpoint is not None or timm_kwargs or pretrained is False:
-            raise ValueError("zoo models take no checkpoint, pretrained or timm options")
-        from vitwidgets.zoo import load_zoo_model
-
-        module, meta = load_zoo_model(model[len(ZOO_PREFIX) :])
-        return ViTModel(module, name=model, device=device, metadata=meta)
-
-    import timm
-
-    _check_timm_name(model)
-    metadata: dict[str, Any] = {}
-    if checkpoint is not None:
-        if pretrained:
-            raise ValueError("pass either checkpoint= or pretrained=True, not both")
-        path = Path(checkpoint).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"no checkpoint file at {str(path)!r}")
-        state = _load_state_dict(path)
-        if "num_classes" not in timm_kwargs:
-            head = state.get("head.weight")
-            timm_kwargs["num_classes"] = int(head.shape[0]) if head is not None else 0
-        module = timm.create_model(model, pretrained=False, **timm_kwargs)
-        check_supported(module)
-        _apply_checkpoint(module, state, path)
-        metadata["checkpoint"] = str(path)
-    else:
-        pretrained = True if pretrained is None else bool(pretrained)
-        try:
-            module = timm.create_model(model, pretrained=pretrained, **timm_kwargs)
-        except Exception as e:
-            if pretrained and _looks_like_download_failure(e):
-                raise WeightsUnavailableError(
-                    f"could not fetch pretrained weights for {model!r} (no network or model hub "
-                    f"reachable: {type(e).__name__}: {e}). {_offline_alternatives()}"
-                ) from e
-            raise
-        check_supported(module)
-        metadata["pretrained"] = pretrained
-    return ViTModel(module, name=model, device=device, metadata=metadata)
-
-
-def _looks_like_download_failure(e: BaseException) -> bool:
-    """True for the errors huggingface_hub / torch.hub raise when weights cannot be fetched."""
-    seen: set[int] = set()
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        mod = type(e).__module__ or ""
-        if isinstance(e, (OSError, ConnectionError, TimeoutError)) or mod.startswith(
-            ("huggingface_hub", "requests", "urllib3", "urllib")
-        ):
-            return True
-        e = e.__cause__ or e.__context__
-    return False

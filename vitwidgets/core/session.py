@@ -1,11 +1,13 @@
-"""The analysis session the widgets ask: a model, its images and their cached trace.
+"""The analysis session the widgets ask: a model, its images and what was computed about them.
 
-Widgets never compute metrics themselves; they hold a :class:`Session` and ask it for compact
-per-layer results (numpy arrays on the CPU, ready to ship as bytes). The session calls
-:mod:`vitwidgets.metrics` and caches what it computed. It imports no widget code.
+Widgets never compute metrics themselves; they hold a :class:`Session` and ask it for the
+attention of a layer, rollout, aligned maps, per-head statistics and tag proposals. Answers are
+torch tensors on the trace's device (the widgets encode them for the browser); what was
+computed is cached.
 
-Shapes follow ``shared/spec/analyses.md``: ``L`` blocks, ``H`` heads, ``N = P + G`` tokens with
-the ``P`` prefix tokens first and the ``G = gh * gw`` patches in row-major order.
+Shapes: ``L`` blocks, ``H`` heads, ``N = P + G`` tokens with the ``P`` prefix tokens first and
+the ``G = gh * gw`` patches in row-major order. Layer arguments follow
+:mod:`vitwidgets.core.indexing` (``-1`` = the last block).
 """
 
 from __future__ import annotations
@@ -13,70 +15,69 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
+from torch import nn
 
-from vitwidgets import metrics
-from vitwidgets.core.trace import Trace
+from . import metrics
+from .indexing import block_index, check_image
+from .model import ViTModel
+from .trace import Trace
+
+__all__ = ["Session"]
 
 
 class Session:
-    """A model, a list of images and the attention of every block for each image.
-
-    The whole batch is traced once when the session is made (attention only, every block), so
-    that every later question (a layer's attention, rollout, aligned maps, head statistics) is
-    answered from memory.
+    """A model's attention over a list of images, and the answers computed from it.
 
     Args:
-        model: a :class:`~vitwidgets.ViTModel` (or anything :func:`vitwidgets.load_model` takes).
-        images: one image or a list (PIL, path, numpy ``HxWx3``, torch ``3xHxW``), as
-            :meth:`ViTModel.trace` takes them.
-        batch_size: images traced per forward pass.
+        trace: a :class:`~vitwidgets.core.trace.Trace` holding the attention of every block
+            (``attn [L, B, H, N, N]``, blocks ``0..L-1`` in order), e.g. a hand-built one.
+        identity: what identifies the model's weights (``ViTModel.identity``), for annotation
+            files; defaults to the trace's model name.
+        model: the :class:`~vitwidgets.core.model.ViTModel` that made the trace, if any.
 
-    Attributes:
-        trace: the :class:`~vitwidgets.core.trace.Trace` of all images (``attn [L, B, H, N, N]``).
-        model: the ``ViTModel`` or ``None`` for a session made from a trace.
-        identity: what identifies the model's weights (for annotation files).
+    Use :meth:`from_model` to trace images with a model.
     """
 
-    def __init__(self, model: Any, images: Any, *, batch_size: int = 8):
-        from vitwidgets.core.model import load_model
-
-        self.model = load_model(model)
-        image_list = list(images) if isinstance(images, (list, tuple)) else [images]
-        if not image_list:
-            raise ValueError("explore needs at least one image")
-        traces = [
-            self.model.trace(image_list[i : i + batch_size], attention=True, tokens=False)
-            for i in range(0, len(image_list), batch_size)
-        ]
-        self._init(_concat_traces(traces), self.model.identity)
-
-    @classmethod
-    def from_trace(cls, trace: Trace, identity: dict | None = None) -> Session:
-        """A session over an existing trace (no model): e.g. a hand-built trace in tests.
-
-        ``trace.attn`` must hold consecutive blocks from block 0 (``m.trace(..., layers=None)``).
-        """
-        self = cls.__new__(cls)
-        self.model = None
-        self._init(trace, identity or {"name": trace.model_name or "trace"})
-        return self
-
-    def _init(self, trace: Trace, identity: dict) -> None:
+    def __init__(
+        self, trace: Trace, *, identity: dict | None = None, model: ViTModel | None = None
+    ):
         if trace.attn is None:
             raise ValueError("the trace holds no attention: trace with attention=True")
-        if list(trace.layers) != list(range(len(trace.layers))):
+        if list(trace.layers) != list(range(trace.num_layers)):
             raise ValueError(
                 f"a session needs the attention of blocks 0..L-1 in order; this trace holds "
                 f"blocks {list(trace.layers)} (trace with layers=None)"
             )
         self.trace = trace
-        self.identity = dict(identity)
+        self.model = model
+        self.identity = dict(identity or {"name": trace.model_name or "trace"})
         self._stats: dict[int | None, metrics.HeadStats] = {}
-        self._rollout: dict[tuple[int, int], np.ndarray] = {}
+        self._rollout: dict[tuple[int, int], torch.Tensor] = {}
         self._proposals: list[dict] | None = None
         self._images: torch.Tensor | None = None
+
+    @classmethod
+    def from_model(
+        cls, model: ViTModel | nn.Module, images: Any, *, batch_size: int = 8
+    ) -> Session:
+        """Trace ``images`` with ``model`` (attention of every block, ``batch_size`` images per
+        forward pass).
+
+        Args:
+            model: a :class:`ViTModel` (``vw.load_model(...)``) or a timm ViT module.
+            images: one image or a list (PIL, path, numpy ``HxWx3``, torch ``3xHxW``), as
+                :meth:`ViTModel.trace` takes them.
+        """
+        vit = model if isinstance(model, ViTModel) else ViTModel(model)
+        image_list = list(images) if isinstance(images, (list, tuple)) else [images]
+        if not image_list:
+            raise ValueError("a session needs at least one image")
+        traces = [
+            vit.trace(image_list[i : i + batch_size], attention=True, tokens=False)
+            for i in range(0, len(image_list), batch_size)
+        ]
+        return cls(_concat_traces(traces), identity=vit.identity, model=vit)
 
     # -- geometry ---------------------------------------------------------------------------
     @property
@@ -89,7 +90,7 @@ class Session:
 
     @property
     def num_layers(self) -> int:
-        return len(self.trace.layers)
+        return self.trace.num_layers
 
     @property
     def num_heads(self) -> int:
@@ -113,62 +114,49 @@ class Session:
 
     @property
     def prefix_names(self) -> tuple[str, ...]:
-        names = tuple(self.trace.prefix_names)
-        if len(names) != self.num_prefix:  # hand-built traces may leave them out
-            names = ("cls",) + tuple(f"prefix{i}" for i in range(1, self.num_prefix))
-        return names[: self.num_prefix]
+        return self.trace.prefix_names
 
     # -- checks -----------------------------------------------------------------------------
-    def check_image(self, image: int) -> int:
-        if not isinstance(image, (int, np.integer)) or not 0 <= image < self.num_images:
-            raise ValueError(
-                f"image {image!r} out of range: this session holds {self.num_images} image(s) "
-                f"(0..{self.num_images - 1})"
-            )
-        return int(image)
+    def check_image(self, image_index: int) -> int:
+        """``image_index`` as ``0 .. B-1``, or a ValueError naming the valid range."""
+        return check_image(image_index, self.num_images)
 
     def check_layer(self, layer: int) -> int:
-        if not isinstance(layer, (int, np.integer)) or not 0 <= layer < self.num_layers:
-            raise ValueError(
-                f"layer {layer!r} out of range: {self.name} has {self.num_layers} blocks "
-                f"(0..{self.num_layers - 1})"
-            )
-        return int(layer)
+        """Block ``layer`` as ``0 .. L-1`` (``-1`` = the last block), or a ValueError."""
+        return block_index(layer, self.num_layers, owner=self.name)
 
     # -- answers ----------------------------------------------------------------------------
-    def image_rgb(self, image: int) -> np.ndarray:
-        """The model input of image ``image`` as displayable RGB: ``[H_px, W_px, 3]`` uint8."""
-        image = self.check_image(image)
+    def image_rgb(self, image_index: int) -> torch.Tensor:
+        """The model input of one image as displayable RGB: ``[H_px, W_px, 3]`` uint8 (CPU)."""
+        image_index = self.check_image(image_index)
         if self._images is None:
             self._images = self.trace.images_uint8()
-        return self._images[image].numpy()
+        return self._images[image_index]
 
-    def layer_attention(self, image: int, layer: int) -> np.ndarray:
-        """Post-softmax attention of block ``layer`` for one image: ``[H, N, N]`` float16
-        (rows = queries, columns = keys; prefix tokens first)."""
-        image, layer = self.check_image(image), self.check_layer(layer)
-        a = self.trace.attn[layer, image]
-        return a.detach().to("cpu", torch.float16).contiguous().numpy()
+    def layer_attention(self, image_index: int, layer: int) -> torch.Tensor:
+        """Post-softmax attention of block ``layer`` for one image: ``[H, N, N]`` (rows =
+        queries, columns = keys; prefix tokens first), as captured."""
+        image_index, layer = self.check_image(image_index), self.check_layer(layer)
+        return self.trace.attn[layer, image_index]
 
-    def rollout(self, image: int, layer: int) -> np.ndarray:
-        """Attention rollout [ABNAR] of blocks ``0..layer`` for one image: ``[N, N]`` float16,
-        rows sum to 1 (``metrics.attention_rollout``)."""
-        image, layer = self.check_image(image), self.check_layer(layer)
-        key = (image, layer)
+    def rollout(self, image_index: int, layer: int) -> torch.Tensor:
+        """Attention rollout (Abnar & Zuidema 2020) of blocks ``0..layer`` for one image:
+        ``[N, N]``, rows sum to 1 (:func:`vitwidgets.metrics.attention_rollout`)."""
+        key = (self.check_image(image_index), self.check_layer(layer))
         if key not in self._rollout:
+            image_index, layer = key
             tr = self.trace
-            joint = metrics.attention_rollout(
-                tr.attn[: layer + 1, image : image + 1],
+            self._rollout[key] = metrics.attention_rollout(
+                tr.attn[: layer + 1, image_index : image_index + 1],
                 grid=tr.grid,
                 num_prefix=tr.num_prefix,
             )[0]
-            self._rollout[key] = joint.detach().to("cpu", torch.float16).numpy()
         return self._rollout[key]
 
-    def head_stats(self, image: int | None = None) -> metrics.HeadStats:
-        """Per-head statistics (``metrics.head_stats``) of one image, or averaged over all
-        images when ``image`` is ``None``. Shapes ``[L, H]``; distance in patches."""
-        key = None if image is None else self.check_image(image)
+    def head_stats(self, image_index: int | None = None) -> metrics.HeadStats:
+        """Per-head statistics (:func:`vitwidgets.metrics.head_stats`) of one image, or
+        averaged over all images when ``image_index`` is ``None``. Shapes ``[L, H]``."""
+        key = None if image_index is None else self.check_image(image_index)
         if key not in self._stats:
             tr = self.trace
             attn = tr.attn if key is None else tr.attn[:, key : key + 1]
@@ -181,35 +169,31 @@ class Session:
             )
         return self._stats[key]
 
-    def aligned(self, image: int, layer: int) -> np.ndarray:
-        """Query-aligned average attention canvas [TM] of every head of block ``layer`` for one
-        image: ``[H, 2gh-1, 2gw-1]`` float16; the centre cell is the query itself."""
+    def aligned(self, image_index: int, layer: int) -> torch.Tensor:
+        """Query-aligned average attention canvas (Walmer et al. 2023) of every head of block
+        ``layer`` for one image: ``[H, 2gh-1, 2gw-1]``; the centre cell is the query itself."""
         layer = self.check_layer(layer)
-        canvas = self.head_stats(image).canvas[layer]
-        return canvas.detach().to("cpu", torch.float16).numpy()
+        return self.head_stats(image_index).canvas[layer]
 
-    def layer_table(self, image: int | None = None) -> dict[str, np.ndarray]:
-        """Per-head metrics as ``[L, H]`` float arrays for plotting: ``distance_px`` (mean
-        attention distance in pixels), ``entropy`` (nats), ``nmi`` (0..1), ``prefix_share``
-        (share of the patch queries' attention on prefix tokens, 0..1), ``offset_dy`` and
-        ``offset_dx`` (centre of mass of the aligned canvas, patches)."""
-        s = self.head_stats(image)
-
-        def arr(t: torch.Tensor) -> np.ndarray:
-            return t.detach().to("cpu", torch.float64).numpy()
-
-        return {
-            "distance_px": arr(s.distance) * self.patch_size,
-            "entropy": arr(s.entropy),
-            "nmi": arr(s.nmi),
-            "prefix_share": arr(s.prefix_share),
-            "offset_dy": arr(s.offset[..., 0]),
-            "offset_dx": arr(s.offset[..., 1]),
+    def layer_table(self, image_index: int | None = None) -> dict[str, torch.Tensor]:
+        """Per-head metrics as ``[L, H]`` float64 CPU tensors for plotting: ``distance_px``
+        (mean attention distance in pixels), ``entropy`` (nats), ``nmi`` (0..1),
+        ``prefix_share`` (share of the patch queries' attention on prefix tokens, 0..1),
+        ``offset_dy`` and ``offset_dx`` (centre of mass of the aligned canvas, patches)."""
+        s = self.head_stats(image_index)
+        columns = {
+            "distance_px": s.distance_pixels,
+            "entropy": s.entropy,
+            "nmi": s.nmi,
+            "prefix_share": s.prefix_share,
+            "offset_dy": s.offset_patches[..., 0],
+            "offset_dx": s.offset_patches[..., 1],
         }
+        return {k: v.detach().to("cpu", torch.float64) for k, v in columns.items()}
 
     def proposals(self) -> list[dict]:
-        """Proposed tag per head over all images (``metrics.propose_head_tags``): a
-        layer-major list of ``{"layer", "head", "tag", "direction", "rule", "evidence"}``."""
+        """Proposed tag per head over all images (:func:`vitwidgets.metrics.propose_head_tags`):
+        a layer-major list of ``{"layer", "head", "tag", "direction", "rule", "evidence"}``."""
         if self._proposals is None:
             self._proposals = metrics.propose_head_tags(self.head_stats(None))
         return self._proposals

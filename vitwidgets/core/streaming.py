@@ -8,43 +8,39 @@ labels[, masks])`` tuples or dicts with ``"image"``/``"label"``/``"masks"``), a 
 
     acc = {"heads": HeadStatsAccumulator(), "cka": CKAAccumulator("cls")}
     out = stream_metrics(m, loader, acc)     # {"heads": HeadStats, "cka": [L, L]}
+
+An accumulator is any object with ``needs`` (which captures it wants, e.g.
+``{"tokens": True}``), ``update(trace, batch)`` and ``result()`` (see :class:`Accumulator`).
+The accumulators of the metrics live next to the metric they accumulate
+(:class:`~vitwidgets.core.metrics.attention.HeadStatsAccumulator`,
+:class:`~vitwidgets.core.metrics.representation.CKAAccumulator`, ``FourierAccumulator``,
+``FeatureAccumulator``) and are re-exported here; this module is the dataset driver.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from vitwidgets.core.metrics.attention import HeadStats, head_stats
-from vitwidgets.core.metrics.concepts import (
-    ConceptIoU,
-    ConceptLabels,
-    QuantileThreshold,
-    labels_from_iou,
-)
-from vitwidgets.core.metrics.probing import (
-    KNNResult,
-    ProbeResult,
-    knn_per_layer,
-    linear_probe_per_layer,
-)
+from vitwidgets.core.indexing import LayersArg, block_indices
+from vitwidgets.core.metrics.attention import HeadStats, HeadStatsAccumulator
+from vitwidgets.core.metrics.concepts import ConceptIoU, ConceptLabels, QuantileThreshold
+from vitwidgets.core.metrics.probing import ProbeResult, knn_per_layer, linear_probe_per_layer
 from vitwidgets.core.metrics.representation import (
-    MinibatchCKA,
-    layer_features,
-    log_amplitude_sum,
-    profile_from_log_amplitude,
-    variance_sum,
+    CKAAccumulator,
+    FeatureAccumulator,
+    FourierAccumulator,
 )
 from vitwidgets.core.trace import Trace
 
 __all__ = [
     "Batch",
+    "Accumulator",
     "iter_batches",
     "stream_traces",
     "stream_metrics",
@@ -190,116 +186,19 @@ def stream_traces(
                 yield model.trace(batch.images, **trace_kwargs), batch
 
 
-class _Accumulator:
-    needs: dict[str, bool] = {}
+class Accumulator(Protocol):
+    """What :func:`stream_metrics` feeds: ``needs`` names the captures the accumulator reads
+    (keys of ``model.trace``: ``attention``, ``tokens``, ``latents``), ``update`` sees every
+    batch's trace once, ``result`` gives the dataset-level value."""
 
-    def update(self, trace: Trace, batch: Batch) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    needs: dict[str, bool]
 
-    def result(self) -> Any:  # pragma: no cover - interface
-        raise NotImplementedError
+    def update(self, trace: Trace, batch: Batch) -> None: ...
 
-
-class HeadStatsAccumulator(_Accumulator):
-    """Per-head attention statistics (:class:`HeadStats`) averaged over every image."""
-
-    needs = {"attention": True}
-
-    def __init__(self) -> None:
-        self.stats: HeadStats | None = None
-
-    def update(self, trace: Trace, batch: Batch) -> None:
-        s = head_stats(trace)
-        self.stats = s if self.stats is None else self.stats + s
-
-    def result(self) -> HeadStats:
-        if self.stats is None:
-            raise ValueError("no batch streamed")
-        return self.stats
+    def result(self) -> Any: ...
 
 
-class CKAAccumulator(_Accumulator):
-    """Minibatch CKA (unbiased HSIC, [NGUYEN]) between the block outputs of the streamed
-    model, ``[L, L]``. Batches with fewer than 4 images are skipped with a warning."""
-
-    needs = {"tokens": True}
-
-    def __init__(self, mode: str = "cls", include_embedding: bool = False) -> None:
-        self.mode, self.include_embedding = mode, include_embedding
-        self.cka = MinibatchCKA()
-        self.skipped = 0
-
-    def features(self, trace: Trace) -> torch.Tensor:
-        return layer_features(trace, self.mode, include_embedding=self.include_embedding)
-
-    def update(self, trace: Trace, batch: Batch, other: Trace | None = None) -> None:
-        if trace.batch_size < 4:
-            self.skipped += trace.batch_size
-            return
-        self.cka.update(self.features(trace), None if other is None else self.features(other))
-
-    def result(self) -> torch.Tensor:
-        if self.skipped:
-            warnings.warn(
-                f"CKA skipped {self.skipped} images in batches smaller than 4", stacklevel=2
-            )
-        return self.cka.result()
-
-
-class FourierAccumulator(_Accumulator):
-    """Fourier profile and feature-map variance per latent [PARK22] over every image:
-    sums of per-image log amplitudes and variances (linear, so exact over batches)."""
-
-    needs = {"latents": True}
-
-    def __init__(self, include_nyquist: bool = True) -> None:
-        self.include_nyquist = include_nyquist
-        self.amp: torch.Tensor | None = None
-        self.var: torch.Tensor | None = None
-        self.count = 0
-
-    def update(self, trace: Trace, batch: Batch) -> None:
-        lat = trace.latents if trace.latents is not None else trace.tokens
-        k, b, _, d = lat.shape
-        maps = lat[:, :, trace.num_prefix :].float().reshape(k, b, *trace.grid, d)
-        amp, var = log_amplitude_sum(maps), variance_sum(maps)
-        self.amp = amp if self.amp is None else self.amp + amp
-        self.var = var if self.var is None else self.var + var
-        self.count += b * d
-
-    def result(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(profile [K, n], variance [K])``."""
-        if self.amp is None:
-            raise ValueError("no batch streamed")
-        return profile_from_log_amplitude(self.amp / self.count, self.include_nyquist), (
-            self.var / self.count
-        )
-
-
-class FeatureAccumulator(_Accumulator):
-    """Collects one feature vector per image and layer (``layer_features`` ``mode``) on the CPU
-    plus the labels: ``(features [L, n, D], labels [n] or None)``. Small (``L * n * D``)."""
-
-    needs = {"tokens": True}
-
-    def __init__(self, mode: str = "cls") -> None:
-        self.mode = mode
-        self.feats: list[torch.Tensor] = []
-        self.labels: list[torch.Tensor] = []
-
-    def update(self, trace: Trace, batch: Batch) -> None:
-        self.feats.append(layer_features(trace, self.mode).float().cpu())
-        if batch.labels is not None:
-            self.labels.append(batch.labels.cpu())
-
-    def result(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if not self.feats:
-            raise ValueError("no batch streamed")
-        labels = torch.cat(self.labels) if self.labels else None
-        return torch.cat(self.feats, 1), labels
-
-
-def _trace_kwargs(accumulators: Iterable[_Accumulator], extra: dict) -> dict:
+def _trace_kwargs(accumulators: Iterable[Accumulator], extra: dict) -> dict:
     kw = {"attention": False, "tokens": False, "latents": False}
     for acc in accumulators:
         kw.update({k: True for k, v in acc.needs.items() if v})
@@ -310,7 +209,7 @@ def _trace_kwargs(accumulators: Iterable[_Accumulator], extra: dict) -> dict:
 def stream_metrics(
     model: Any,
     data: Any,
-    accumulators: dict[str, _Accumulator],
+    accumulators: dict[str, Accumulator],
     *,
     batch_size: int = 16,
     progress: bool = True,
@@ -344,16 +243,18 @@ def dataset_cka(
     model_b: Any | None = None,
     *,
     mode: str = "cls",
-    include_embedding: bool = False,
+    layers: LayersArg = None,
     batch_size: int = 16,
     progress: bool = True,
     preprocessed: bool = False,
 ) -> torch.Tensor:
-    """Minibatch CKA ``[L, L]`` within ``model`` or ``[L_a, L_b]`` between ``model`` and
-    ``model_b`` on the same images [NGUYEN]; ``mode`` as ``layer_features``. With
-    ``preprocessed`` both models get the same pixel tensors (same input size and
-    normalisation needed); otherwise each preprocesses the raw images itself."""
-    acc = CKAAccumulator(mode, include_embedding)
+    """Minibatch CKA ``[K, K]`` within ``model`` or ``[K, K']`` between ``model`` and
+    ``model_b`` on the same images (Nguyen, Raghu & Kornblith 2021); ``mode`` and ``layers``
+    (residual-stream entries, default the ``L`` block outputs; may contain ``"embedding"``) as
+    :func:`~vitwidgets.core.metrics.representation.layer_features`. With ``preprocessed``
+    both models get the same pixel tensors (same input size and normalisation needed);
+    otherwise each preprocesses the raw images itself."""
+    acc = CKAAccumulator(mode, layers)
     common = {"batch_size": batch_size, "progress": progress, "preprocessed": preprocessed}
     if model_b is None:
         return stream_metrics(model, data, {"c": acc}, **common)["c"]
@@ -371,7 +272,8 @@ def dataset_cka(
 def dataset_fourier(
     model: Any, data: Any, *, include_nyquist: bool = True, **kwargs: Any
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(fourier_profile [2L+1, n], feature_variance [2L+1])`` over a dataset [PARK22]."""
+    """``(fourier_profile [2L+1, n], feature_variance [2L+1])`` over a dataset (Park & Kim
+    2022)."""
     acc = FourierAccumulator(include_nyquist)
     return stream_metrics(model, data, {"f": acc}, **kwargs)["f"]
 
@@ -399,8 +301,9 @@ def dataset_knn(
     temperature: float = 0.07,
     mode: str = "cls",
     **kwargs: Any,
-) -> KNNResult:
-    """k-NN accuracy per layer [TM] (leave-one-out on ``train`` when ``test`` is None)."""
+) -> ProbeResult:
+    """k-NN accuracy per layer (Walmer et al. 2023; leave-one-out on ``train`` when ``test`` is
+    None)."""
     xtr, ytr = _labelled(model, train, mode, "train", kwargs)
     xte, yte = (None, None) if test is None else _labelled(model, test, mode, "test", kwargs)
     return knn_per_layer(xtr, ytr, xte, yte, k=k, temperature=temperature)
@@ -420,15 +323,17 @@ def dataset_label_units(
     data: Any,
     concepts: list[tuple[str, str]],
     *,
-    layers: Iterable[int] | None = None,
+    layers: LayersArg = None,
     quantile: float = 0.995,
     iou_threshold: float = 0.04,
     num_images: int | None = None,
     batch_size: int = 16,
     progress: bool = True,
 ) -> ConceptLabels:
-    """Network-Dissection labels of the residual units after each block [COLORS], in two
-    streaming passes: exact per-unit quantile thresholds, then dataset IoUs with the masks.
+    """Network-Dissection labels of the residual units after each block (Dorszewski et al.
+    2025), in two streaming passes: exact per-unit quantile thresholds, then dataset IoUs with
+    the masks. ``layers``: the blocks, as :func:`vitwidgets.core.indexing.block_indices`
+    (``None`` all, an int ``n`` the last ``n``, or block indices; ``-1`` = the last block).
 
     ``data`` must be re-iterable and yield masks (``(images, labels, masks)`` or dict batches);
     ``num_images`` is needed when its length is unknown (the exact quantile keeps only the
@@ -448,14 +353,14 @@ def dataset_label_units(
     for trace, _ in stream_traces(
         model, data, batch_size=batch_size, progress=progress, desc="unit thresholds", **kw
     ):
-        num_blocks = trace.tokens.shape[0] - 1
         if sel is None:
-            sel = list(range(num_blocks)) if layers is None else [b % num_blocks for b in layers]
+            owner = trace.model_name or "the model"
+            sel = list(block_indices(layers, trace.num_layers, owner=owner))
             grid = trace.grid
             total = num_images * trace.num_patches
             thresholds = {b: QuantileThreshold(quantile, total) for b in sel}
         for b in sel:
-            thresholds[b].update(trace.patch_tokens(b + 1))
+            thresholds[b].update(trace.patch_tokens(b))
     if sel is None:
         raise ValueError("no batch streamed")
     ious = {b: ConceptIoU(thresholds[b].result(), grid) for b in sel}
@@ -465,5 +370,6 @@ def dataset_label_units(
         if batch.masks is None:
             raise ValueError("label_units needs concept masks in every batch")
         for b in sel:
-            ious[b].update(trace.patch_tokens(b + 1), batch.masks.to(trace.device))
-    return labels_from_iou(torch.stack([ious[b].iou() for b in sel]), concepts, sel, iou_threshold)
+            ious[b].update(trace.patch_tokens(b), batch.masks.to(trace.device))
+    iou = torch.stack([ious[b].iou() for b in sel])
+    return ConceptLabels.from_iou(iou, concepts, sel, iou_threshold)

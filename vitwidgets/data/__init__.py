@@ -1,24 +1,7 @@
 """Data for vitwidgets: the ShapeWorld procedural dataset and bundled demo photographs."""
 
+from vitwidgets.data import shapeworld
 from vitwidgets.data.samples import sample_image, sample_names
-from vitwidgets.data.shapeworld import (
-    COLOURS,
-    CONCEPTS,
-    PARTS,
-    SHAPES,
-    SPLITS,
-    TEXTURES,
-    ShapeWorld,
-)
+from vitwidgets.data.shapeworld import *  # noqa: F403
 
-__all__ = [
-    "COLOURS",
-    "CONCEPTS",
-    "PARTS",
-    "SHAPES",
-    "SPLITS",
-    "TEXTURES",
-    "ShapeWorld",
-    "sample_image",
-    "sample_names",
-]
+__all__ = [*shapeworld.__all__, "sample_image", "sample_names"]

@@ -11,10 +11,10 @@ from typing import Any
 import traitlets
 
 from vitwidgets.core.annotations import HeadAnnotations, proposal_to_tag
+from vitwidgets.core.indexing import block_index, check_head
 from vitwidgets.core.session import Session
 
-from ._base import RequestWidget, bundle, check_bundle
-from .explorer import as_session
+from ._base import CommandWidget, bundle, command, trait_check, widget_session
 
 
 def default_annotation_path(model_name: str) -> Path:
@@ -23,18 +23,19 @@ def default_annotation_path(model_name: str) -> Path:
     return Path.cwd() / f"{safe}.heads.json"
 
 
-def evidence_text(p: dict, patch_size: int) -> str:
+def evidence_text(p: dict) -> str:
     """One line of the numbers behind a proposed tag (from ``metrics.propose_head_tags``):
     local mass (share of the aligned map within one patch of the query), offset (dy, dx) of its
-    centre of mass in patches, share of attention on prefix tokens, mean attention distance."""
+    centre of mass in patches, share of attention on prefix tokens, mean attention distance
+    in pixels."""
     e = p["evidence"]
     return (
         f"local {e['local_mass']:.2f} · offset ({e['offset_dy']:+.1f}, {e['offset_dx']:+.1f}) · "
-        f"prefix {e['prefix_share']:.2f} · {e['distance_patches'] * patch_size:.0f} px"
+        f"prefix {e['prefix_share']:.2f} · {e['distance_pixels']:.0f} px"
     )
 
 
-class HeadAnnotator(RequestWidget):
+class HeadAnnotator(CommandWidget):
     """Tag every head of a ViT, starting from the tags proposed by its attention statistics.
 
     Args:
@@ -44,6 +45,8 @@ class HeadAnnotator(RequestWidget):
             exists: a corrupt file or one written for another model raises
             :class:`~vitwidgets.core.annotations.AnnotationFileError` and is left untouched.
         autosave: save after every edit (atomic write).
+        **options: initial trait values (``layer``, ``head``, ``filter_tag``); an unknown
+            keyword raises ``TypeError`` listing the valid ones.
 
     Traits:
         layer, head: the selected head (clicking a row sets them; link them to other views).
@@ -54,17 +57,21 @@ class HeadAnnotator(RequestWidget):
             :meth:`accept`).
     """
 
-    _esm = bundle("annotator")
+    _bundle_name = "annotator"
+    _esm = bundle(_bundle_name)
 
-    rows = traitlets.List(traitlets.Dict()).tag(sync=True)
-    annotations = traitlets.Dict().tag(sync=True)
-    tags = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    session = traitlets.Instance(Session).tag(derived=True)
+    num_layers = traitlets.Int(1).tag(sync=True, derived=True)
+    num_heads = traitlets.Int(1).tag(sync=True, derived=True)
+    rows = traitlets.List(traitlets.Dict()).tag(sync=True, derived=True)
+    annotations = traitlets.Dict().tag(sync=True, derived=True)
+    tags = traitlets.List(traitlets.Unicode()).tag(sync=True, derived=True)
     layer = traitlets.Int(0).tag(sync=True)
     head = traitlets.Int(0).tag(sync=True)
     filter_tag = traitlets.Unicode("").tag(sync=True)
-    status = traitlets.Unicode("").tag(sync=True)
-    status_kind = traitlets.Unicode("info").tag(sync=True)
-    path = traitlets.Unicode("").tag(sync=True)
+    status = traitlets.Unicode("").tag(sync=True, derived=True)
+    status_kind = traitlets.Unicode("info").tag(sync=True, derived=True)
+    path = traitlets.Unicode("").tag(sync=True, derived=True)
 
     def __init__(
         self,
@@ -73,11 +80,9 @@ class HeadAnnotator(RequestWidget):
         *,
         path: str | os.PathLike | None = None,
         autosave: bool = True,
-        **kwargs: Any,
+        **options: Any,
     ):
-        check_bundle("annotator")
-        session: Session = as_session(model, images)
-        self.session = session
+        session = widget_session(type(self), model, images, options)
         file = Path(path) if path is not None else default_annotation_path(session.name)
         self.store = HeadAnnotations(
             file, session.identity, num_layers=session.num_layers,
@@ -91,23 +96,24 @@ class HeadAnnotator(RequestWidget):
                 "proposed": proposal_to_tag(p),
                 "direction": p.get("direction"),
                 "rule": p["rule"],
-                "evidence": evidence_text(p, session.patch_size),
+                "evidence": evidence_text(p),
             }
             for p in self.proposals
         ]
-        super().__init__(rows=rows, path=str(self.store.path), **kwargs)
+        super().__init__(
+            session=session, num_layers=session.num_layers, num_heads=session.num_heads,
+            rows=rows, path=str(self.store.path), **options,
+        )
         self._sync_from_store()
 
     @traitlets.validate("layer")
     def _valid_layer(self, proposal):
-        return self.session.check_layer(proposal["value"]) if hasattr(self, "session") else 0
+        return trait_check(block_index, proposal["value"], self.num_layers,
+                               owner=self.session.name, negative=False)
 
     @traitlets.validate("head")
     def _valid_head(self, proposal):
-        h = proposal["value"]
-        if hasattr(self, "session") and not 0 <= h < self.session.num_heads:
-            raise traitlets.TraitError(f"head {h} out of range 0..{self.session.num_heads - 1}")
-        return h
+        return trait_check(check_head, proposal["value"], self.num_heads)
 
     # -- Python API -------------------------------------------------------------------------
     def set_tag(self, layer: int, head: int, tag: str) -> None:
@@ -149,23 +155,27 @@ class HeadAnnotator(RequestWidget):
             n = len(self.store)
             self.status = f"{n} head{'' if n == 1 else 's'} annotated · {done}"
 
-    # -- requests from the frontend -----------------------------------------------------------
-    def _methods(self):
-        return {"set": self._rpc_set, "accept": self._rpc_accept, "add_tag": self._rpc_add_tag}
-
+    # -- commands from the frontend -----------------------------------------------------------
     def _ok(self) -> tuple[dict, list]:
         self.status_kind = "info"
         self._sync_from_store()
         return {"status": self.status}, []
 
-    def _rpc_set(self, layer: int, head: int, tag: str | None = None, note: str | None = None):
+    @command("set")
+    def _set_command(self, layer: int, head: int, tag: str | None = None, note: str | None = None):
+        """Set a head's tag and/or note from the table (``None`` leaves it)."""
         self._edit(lambda: self.store.set(layer, head, tag=tag, note=note))
         return self._ok()
 
-    def _rpc_accept(self, heads: list, overwrite: bool = False):
+    @command("accept")
+    def _accept_command(self, heads: list, overwrite: bool = False):
+        """Take the proposed tags of ``heads`` (``[[layer, head], ...]``)."""
         self.accept([tuple(x) for x in heads], overwrite=overwrite)
         return self._ok()
 
-    def _rpc_add_tag(self, tag: str):
+    @command("add_tag")
+    def _add_tag_command(self, tag: str):
+        """Offer a custom tag in every row's choice."""
         self._edit(lambda: self.store.add_custom_tag(tag))
         return self._ok()
+

@@ -1,5 +1,5 @@
 """``explore(model, images)``: the explorer, the layer metrics and the head annotator in one
-output, linked through Python traits (image, layer, head)."""
+output, linked with :func:`vitwidgets.link` and laid out by :class:`Dashboard`."""
 
 from __future__ import annotations
 
@@ -7,57 +7,41 @@ import os
 from typing import Any
 
 import ipywidgets
-import traitlets
 
-from vitwidgets.core.session import Session
-
+from ._base import as_session, options_of, reject_unknown
 from .annotator import HeadAnnotator
-from .explorer import AttentionExplorer, as_session
+from .explorer import AttentionExplorer
 from .layer_metrics import LayerMetrics, load_bokehjs
+from .link import link
 
 
 class Dashboard(ipywidgets.VBox):
-    """The composed views. Attributes: ``explorer``, ``metrics``, ``annotator``, ``session``,
-    and ``links`` (the traitlets links that keep them in step)."""
+    """Lays out an explorer above its layer metrics and head annotator (layout only: the
+    views are linked by :func:`vitwidgets.link`).
+
+    Attributes: ``explorer``, ``layer_metrics``, ``annotator``, ``session``, and ``links``
+    (what keeps them in step, when made by :func:`explore`).
+    """
 
     def __init__(
-        self,
-        session: Session,
-        *,
-        annotations: str | os.PathLike | None = None,
-        explorer_options: dict | None = None,
+        self, explorer: AttentionExplorer, layer_metrics: LayerMetrics, annotator: HeadAnnotator,
+        *, links: list | None = None,
     ):
-        self.session = session
-        self.explorer = AttentionExplorer(session, **(explorer_options or {}))
-        self.metrics = LayerMetrics(session)
-        self.annotator = HeadAnnotator(session, path=annotations)
-        self.links = []
-        for name in ("layer", "head"):
-            self.links.append(traitlets.link((self.explorer, name), (self.metrics, name)))
-            self.links.append(traitlets.link((self.explorer, name), (self.annotator, name)))
-        self.links.append(
-            traitlets.link((self.explorer, "image_index"), (self.metrics, "image_index"))
-        )
-        self.annotator.observe(self._annotations_changed, "annotations")
-        self._annotations_changed(None)
+        self.explorer, self.layer_metrics, self.annotator = explorer, layer_metrics, annotator
+        self.session = s = explorer.session
+        self.links = list(links or [])
         header = ipywidgets.Label(
-            f"{session.name} · {session.num_layers} layers × {session.num_heads} heads · "
-            f"grid {session.grid[0]}×{session.grid[1]} · patch {session.patch_size} px · "
-            f"{session.num_images} image(s)"
+            f"{s.name} · {s.num_layers} layers × {s.num_heads} heads · "
+            f"grid {s.grid[0]}×{s.grid[1]} · patch {s.patch_size} px · {s.num_images} image(s)"
         )
         lower = ipywidgets.HBox(
-            [self.metrics, self.annotator],
+            [layer_metrics, annotator],
             layout=ipywidgets.Layout(align_items="flex-start", flex_flow="row wrap"),
         )
-        self.metrics.layout = ipywidgets.Layout(margin="0 16px 8px 0")
-        self.annotator.layout = ipywidgets.Layout(flex="1 1 640px", min_width="600px")
-        super().__init__([header, self.explorer, lower])
+        layer_metrics.layout = ipywidgets.Layout(margin="0 16px 8px 0")
+        annotator.layout = ipywidgets.Layout(flex="1 1 640px", min_width="600px")
+        super().__init__([header, explorer, lower])
         self.add_class("vw-dashboard")
-
-    def _annotations_changed(self, _change) -> None:
-        self.explorer.head_tags = {
-            k: v["tag"] for k, v in self.annotator.annotations.items() if v.get("tag")
-        }
 
     def _repr_mimebundle_(self, **kwargs):
         load_bokehjs()
@@ -79,10 +63,16 @@ def explore(
         annotations: the head-annotation JSON file (default ``./<model name>.heads.json``);
             edits are saved to it atomically as they happen.
         **explorer_options: initial explorer traits (``layer``, ``head``, ``mode``,
-            ``colormap``, ``opacity``, ``log_scale``).
+            ``colormap``, ``opacity``, ``log_scale``, ...); an unknown keyword raises
+            ``TypeError`` listing the valid ones.
 
     Returns:
         A :class:`Dashboard` (display it, or let the notebook show it as the cell's value).
     """
-    return Dashboard(as_session(model, images), annotations=annotations,
-                     explorer_options=explorer_options)
+    reject_unknown("explore()", explorer_options, options_of(AttentionExplorer) - {"layout"})
+    session = as_session(model, images)
+    explorer = AttentionExplorer(session, **explorer_options)
+    layer_metrics = LayerMetrics(session)
+    annotator = HeadAnnotator(session, path=annotations)
+    links = link(explorer, layer_metrics, annotator)
+    return Dashboard(explorer, layer_metrics, annotator, links=links)

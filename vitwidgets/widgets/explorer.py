@@ -7,29 +7,24 @@ from typing import Any
 
 import traitlets
 
+from vitwidgets.core.indexing import block_index, check_head, check_image
 from vitwidgets.core.session import Session
+from vitwidgets.core.vocab import COLORMAPS, MODE_INFO, MODES
 
-from ._base import RequestWidget, bundle, check_bundle, png_bytes
+from ._base import CommandWidget, as_session, bundle, command, trait_check, widget_session
+from ._wire import encode_array, png_bytes
 
-#: display modes: query -> keys (a row of A), keys <- all queries (a column of A), the CLS row,
-#: attention rollout of blocks 0..layer, the query-aligned average map of each head
-MODES = ("row", "column", "cls", "rollout", "aligned")
-COLORMAPS = ("viridis", "magma", "inferno", "gray")
 THUMBNAIL_SIDE = 96
+#: parts of a layer the browser may ask for (``layer_data``'s ``include``)
+LAYER_PARTS = ("attention", "rollout", "aligned")
 
 
-def as_session(model_or_session: Any, images: Any = None) -> Session:
-    """A :class:`Session` from a session, or from a model and images."""
-    if isinstance(model_or_session, Session):
-        if images is not None:
-            raise ValueError("pass images when giving a model, not with a Session")
-        return model_or_session
-    if images is None:
-        raise ValueError("give the images to look at: AttentionExplorer(model, image)")
-    return Session(model_or_session, images)
+def _derived(trait: traitlets.TraitType) -> traitlets.TraitType:
+    """A synced trait that comes from the session (not a user option)."""
+    return trait.tag(sync=True, derived=True)
 
 
-class AttentionExplorer(RequestWidget):
+class AttentionExplorer(CommandWidget):
     """Per-head attention of a ViT over its image, answered in the browser on hover.
 
     Hovering a patch shows, for the selected layer, that query's attention to every token for
@@ -39,27 +34,30 @@ class AttentionExplorer(RequestWidget):
     at 224 px).
 
     Args:
-        model: a ``ViTModel`` (or a timm name / module, or a :class:`Session`).
+        model: a ``ViTModel`` (or anything ``vw.load_model`` takes, or a :class:`Session`).
         images: one image or a list (PIL, path, numpy ``HxWx3``, torch ``3xHxW``).
-        **kwargs: initial trait values (``layer``, ``head``, ``mode``, ``colormap``, ...).
+        **options: initial trait values (``layer``, ``head``, ``mode``, ``colormap``, ...);
+            an unknown keyword raises ``TypeError`` listing the valid ones.
 
-    Traits (semantic selection, link them to other widgets):
+    Traits (semantic selection, link them to other widgets with ``vw.link``):
         image_index: which image. layer: block index ``0..L-1``. head: focused head.
         query: pinned query token (prefix tokens first, then patches row-major), ``-1`` = the
             query follows the pointer.
-        mode: one of ``MODES``.
+        mode: one of ``vitwidgets.core.vocab.MODES``.
     """
 
-    _esm = bundle("explorer")
+    _bundle_name = "explorer"
+    _esm = bundle(_bundle_name)
 
-    # the model's shape (set from the session)
-    model_name = traitlets.Unicode("").tag(sync=True)
-    num_layers = traitlets.Int(1).tag(sync=True)
-    num_heads = traitlets.Int(1).tag(sync=True)
-    grid = traitlets.List(traitlets.Int(), [1, 1]).tag(sync=True)
-    patch_size = traitlets.Int(16).tag(sync=True)
-    prefix_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    num_images = traitlets.Int(1).tag(sync=True)
+    session = traitlets.Instance(Session).tag(derived=True)
+    # the model's shape (from the session)
+    model_name = _derived(traitlets.Unicode(""))
+    num_layers = _derived(traitlets.Int(1))
+    num_heads = _derived(traitlets.Int(1))
+    grid = _derived(traitlets.List(traitlets.Int(), [1, 1]))
+    patch_size = _derived(traitlets.Int(16))
+    prefix_names = _derived(traitlets.List(traitlets.Unicode()))
+    num_images = _derived(traitlets.Int(1))
     # semantic selection
     image_index = traitlets.Int(0).tag(sync=True)
     layer = traitlets.Int(0).tag(sync=True)
@@ -73,17 +71,20 @@ class AttentionExplorer(RequestWidget):
     #: labels under the head maps: {"layer:head": tag}, e.g. from the HeadAnnotator
     head_tags = traitlets.Dict(traitlets.Unicode()).tag(sync=True)
     request_timeout_ms = traitlets.Int(60_000).tag(sync=True)
+    # the vocabulary the frontend shows (its one home is vitwidgets.core.vocab)
+    _modes = traitlets.List(
+        [{"id": i, "label": label, "title": title} for i, label, title in MODE_INFO]
+    ).tag(sync=True)
+    _colormaps = traitlets.List(list(COLORMAPS)).tag(sync=True)
     _image = traitlets.Bytes(b"").tag(sync=True)
     _image_format = traitlets.Unicode("image/png").tag(sync=True)
     _thumbnails = traitlets.List(traitlets.Bytes()).tag(sync=True)
     #: bumped when the session (model or images) is replaced: the browser drops its cache
     _session_version = traitlets.Int(0).tag(sync=True)
 
-    def __init__(self, model: Any, images: Any = None, **kwargs: Any):
-        check_bundle("explorer")
-        session = as_session(model, images)
-        self.session = session
-        super().__init__(**self._shape_of(session), **kwargs)
+    def __init__(self, model: Any, images: Any = None, **options: Any):
+        session = widget_session(type(self), model, images, options)
+        super().__init__(session=session, **self._shape_of(session), **options)
         self._show_images()
 
     @staticmethod
@@ -120,21 +121,19 @@ class AttentionExplorer(RequestWidget):
             self._session_version += 1
         self._show_images()
 
-    # -- validation -------------------------------------------------------------------------
+    # -- validation (against the shape traits, set in the same hold as the selection) --------
     @traitlets.validate("image_index")
     def _valid_image(self, proposal):
-        return self._session_or_none("check_image", proposal["value"])
+        return trait_check(check_image, proposal["value"], self.num_images)
 
     @traitlets.validate("layer")
     def _valid_layer(self, proposal):
-        return self._session_or_none("check_layer", proposal["value"])
+        return trait_check(block_index, proposal["value"], self.num_layers,
+                               owner=self.model_name, negative=False)
 
     @traitlets.validate("head")
     def _valid_head(self, proposal):
-        h = proposal["value"]
-        if not 0 <= h < self.num_heads:
-            raise traitlets.TraitError(f"head {h} out of range 0..{self.num_heads - 1}")
-        return h
+        return trait_check(check_head, proposal["value"], self.num_heads)
 
     @traitlets.validate("mode")
     def _valid_mode(self, proposal):
@@ -150,55 +149,53 @@ class AttentionExplorer(RequestWidget):
             raise traitlets.TraitError(f"query token {q} out of range -1..{n - 1}")
         return q
 
-    def _session_or_none(self, check: str, value: int) -> int:
-        session = getattr(self, "session", None)
-        if session is None:
-            return value
-        try:
-            return getattr(session, check)(value)
-        except ValueError as e:
-            raise traitlets.TraitError(str(e)) from None
-
     @traitlets.observe("image_index")
     def _image_changed(self, change):
         self._image = png_bytes(self.session.image_rgb(change["new"]))
 
-    # -- requests from the frontend -----------------------------------------------------------
-    def _methods(self):
-        return {"layer_data": self.layer_data}
-
+    # -- commands from the frontend -----------------------------------------------------------
+    @command("layer_data")
     def layer_data(
         self, image: int, layer: int, mode: str = "row", include: Any = ("attention",)
     ) -> tuple[dict, list[bytes]]:
-        """What the browser needs to draw ``layer`` of ``image`` in ``mode``.
+        """What the browser needs to draw ``layer`` of image number ``image`` in ``mode``.
 
-        ``include`` lists the parts wanted: ``"attention"`` (``[H, N, N]`` float16),
-        ``"rollout"`` (``[N, N]`` float16, blocks 0..layer) or ``"aligned"``
-        (``[H, 2gh-1, 2gw-1]`` float16). Returns the reply's JSON result (shapes) and buffers
-        in that order (attention first).
+        ``include`` lists the parts wanted: ``"attention"`` (``[H, N, N]`` float16) and at most
+        one of ``"rollout"`` (``[N, N]`` float16, blocks 0..layer) or ``"aligned"``
+        (``[H, 2gh-1, 2gw-1]`` float16). Returns the reply's JSON result and the buffers, in
+        the order of ``result["arrays"]`` (``{name, shape, dtype}`` each; attention first).
         """
+        s = self.session
+        parts = self._check_layer_request(image, layer, mode, include)
+        encoded = [encode_array(part, self._layer_part(part, image, layer)) for part in parts]
+        arrays = [desc for desc, _ in encoded]
+        shapes = {desc["name"]: desc["shape"] for desc in arrays}
+        extra = next((p for p in parts if p != "attention"), None)
+        result = {
+            "image": image, "layer": s.check_layer(layer), "mode": mode, "arrays": arrays,
+            "attention_shape": shapes.get("attention"),
+            "extra_shape": shapes.get(extra), "extra_mode": extra,
+        }
+        return result, [data for _, data in encoded]
+
+    def _check_layer_request(self, image, layer, mode, include) -> list[str]:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; modes: {', '.join(MODES)}")
         if mode == "cls" and self.session.num_prefix == 0:
             raise ValueError("mode 'cls' needs a prefix token; this model has none")
-        include = list(include)
-        unknown = set(include) - {"attention", "rollout", "aligned"}
+        parts = list(include)
+        unknown = set(parts) - set(LAYER_PARTS)
         if unknown:
-            raise ValueError(f"unknown parts {sorted(unknown)}")
+            raise ValueError(f"unknown parts {sorted(unknown)}; parts: {', '.join(LAYER_PARTS)}")
+        if {"rollout", "aligned"} <= set(parts):
+            raise ValueError("ask for one of 'rollout' or 'aligned' per request, not both")
+        self.session.check_image(image)
+        self.session.check_layer(layer)
+        return [p for p in LAYER_PARTS if p in parts]
+
+    def _layer_part(self, part: str, image: int, layer: int):
         s = self.session
-        s.check_image(image)
-        s.check_layer(layer)
-        result: dict[str, Any] = {"image": image, "layer": layer, "mode": mode,
-                                  "attention_shape": None, "extra_shape": None, "extra_mode": None}
-        buffers: list[bytes] = []
-        if "attention" in include:
-            a = s.layer_attention(image, layer)
-            result["attention_shape"] = list(a.shape)
-            buffers.append(a.tobytes())
-        for extra in ("rollout", "aligned"):
-            if extra in include:
-                x = s.rollout(image, layer) if extra == "rollout" else s.aligned(image, layer)
-                result.update(extra_shape=list(x.shape), extra_mode=extra)
-                buffers.append(x.tobytes())
-                break
-        return result, buffers
+        if part == "attention":
+            return s.layer_attention(image, layer)
+        return s.rollout(image, layer) if part == "rollout" else s.aligned(image, layer)
+

@@ -19,8 +19,9 @@ from bokeh.plotting import figure
 from jupyter_bokeh import BokehModel
 
 from vitwidgets.core.session import Session
+from vitwidgets.core.vocab import TAG_COLOURS
 
-from .explorer import as_session
+from ._base import as_session, options_of, reject_unknown
 
 #: (column, axis label) of each plot
 PLOTS = (
@@ -29,13 +30,6 @@ PLOTS = (
     ("nmi", "NMI (queries vs keys)"),
     ("prefix_share", "attention on prefix tokens"),
 )
-TAG_COLOURS = {
-    "local": "#1f77b4",
-    "offset-local": "#d62728",
-    "axial": "#9467bd",
-    "global": "#2ca02c",
-    "prefix-focused": "#7f7f7f",
-}
 RING_COLOUR = "#f0a020"
 
 
@@ -55,6 +49,8 @@ class LayerMetrics(ipywidgets.VBox):
         model: a ``ViTModel`` (with ``images``) or a :class:`Session`.
         images: the images (not with a Session).
         plot_width, plot_height: size of each of the four plots in pixels.
+        **options: initial ``layer``, ``head``, ``image_index`` or ``layout``; an unknown
+            keyword raises ``TypeError`` listing the valid ones.
 
     Traits (link them): ``layer``, ``head``, ``image_index``.
 
@@ -68,10 +64,10 @@ class LayerMetrics(ipywidgets.VBox):
 
     def __init__(
         self, model: Any, images: Any = None, *, plot_width: int = 270, plot_height: int = 210,
-        **kwargs: Any,
+        **options: Any,
     ):
-        session: Session = as_session(model, images)
-        self.session = session
+        reject_unknown(type(self).__name__, options, options_of(type(self)))
+        self.session: Session = as_session(model, images)
         self._updating = False
         self.source = ColumnDataSource(self._columns(0))
         self.ring = ColumnDataSource(self._ring_columns(0, 0))
@@ -79,13 +75,13 @@ class LayerMetrics(ipywidgets.VBox):
         self.figure = gridplot([figures[:2], figures[2:]], toolbar_location=None)
         self.source.selected.on_change("indices", self._on_tap)
         self.plot = BokehModel(self.figure)
-        super().__init__(children=[self.plot], **kwargs)
+        super().__init__(children=[self.plot], **options)
         self.add_class("vw-layer-metrics")
         self._selection_changed(None)
 
     # -- data -------------------------------------------------------------------------------
     def _columns(self, image: int) -> dict[str, list]:
-        table = self.session.layer_table(image)
+        table = {k: v.numpy() for k, v in self.session.layer_table(image).items()}
         num_layers, num_heads = table["nmi"].shape
         tags = {(p["layer"], p["head"]): p["tag"] for p in self.session.proposals()}
         layer = np.repeat(np.arange(num_layers), num_heads)

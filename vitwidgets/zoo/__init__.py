@@ -9,6 +9,15 @@ Every zoo model is a plain ``timm.models.vision_transformer.VisionTransformer`` 
 patch 8 -> 8x8 grid, width 128, 6 blocks, 4 heads, one CLS token), so every toolkit feature works
 on it unchanged. How each was trained and what it measures: ``MODEL_CARD.md`` beside this file,
 and the ``metadata`` of the loaded model (the training record stored in the weights file).
+
+This module is the zoo's public API (names, architecture, loading); its submodules, each
+importing only those before it:
+
+- :mod:`vitwidgets.zoo.augment`: ShapeWorld as training tensors, and the augmented views.
+- :mod:`vitwidgets.zoo.recipes`: the training tasks (supervised, DINO, MAE), losses, options.
+- :mod:`vitwidgets.zoo.card`: ``MODEL_CARD.md`` generated from the bundled training records.
+- :mod:`vitwidgets.zoo.evaluate`: measurement and export into the package (CLI).
+- :mod:`vitwidgets.zoo.train`: the training loop (CLI ``python -m vitwidgets.zoo.train``).
 """
 
 from __future__ import annotations
@@ -21,7 +30,10 @@ from typing import Any
 import torch
 from timm.models.vision_transformer import VisionTransformer
 
-__all__ = ["ZOO_NAMES", "ARCH", "DATA_CONFIG", "create_vit", "load_zoo_model", "weights_path"]
+__all__ = [
+    "ZOO_NAMES", "ARCH", "DATA_CONFIG", "METADATA_KEY", "create_vit", "load_zoo_model",
+    "read_metadata", "weights_path",
+]
 
 ZOO_NAMES: tuple[str, ...] = ("supervised", "dino", "mae")
 
@@ -48,6 +60,7 @@ DATA_CONFIG: dict[str, Any] = dict(
     interpolation="bicubic",
 )
 
+#: the safetensors header key under which a zoo weights file stores its training record (JSON)
 METADATA_KEY = "vitwidgets"
 
 

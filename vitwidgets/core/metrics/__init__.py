@@ -1,9 +1,13 @@
-"""Every analysis of ``shared/spec/analyses.md`` as vectorised torch functions (issue 3).
+"""The analyses of published Vision Transformer studies as vectorised torch functions.
 
-Per-head attention metrics (``attention``), proposed head tags (``tags``), representation
-metrics (``representation``), probing and dense tasks (``probing``) and concept labelling
-(``concepts``). Dataset-level versions stream through a model in
-:mod:`vitwidgets.core.streaming`. Public entry point: ``vitwidgets.metrics``.
+Per-head attention metrics (``attention``: Walmer et al. 2023 "Teaching Matters", Raghu et al.
+2021, Park et al. 2023, Abnar & Zuidema 2020, Caron et al. 2021 DINO), proposed head tags
+(``tags``), representation metrics (``representation``: Kornblith et al. 2019 CKA, Nguyen, Raghu
+& Kornblith 2021, Park & Kim 2022, Amir et al. 2021), probing and dense tasks (``probing``) and
+concept labelling (``concepts``: Dorszewski et al. 2025). Every function states its shapes and
+units; layers, heads and images are resolved by :mod:`vitwidgets.core.indexing`. Dataset-level
+versions stream through a model in :mod:`vitwidgets.core.streaming` (the accumulators it feeds
+live next to their metrics). Public entry point: ``vitwidgets.metrics``.
 """
 
 from .attention import *  # noqa: F403

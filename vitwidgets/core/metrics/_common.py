@@ -1,14 +1,20 @@
-"""Shared helpers of the metrics: input unpacking, the renormalised patch block, patch coordinates.
+"""Shared helpers of the metrics: input unpacking, the renormalised patch block, patch
+coordinates, the geometry of the query-aligned canvas, and patch tokens out of a Trace or a plain
+tensor.
 
 Every metric that needs one of these goes through the single helper here (no duplicated logic).
+Layers, heads and images are resolved by :mod:`vitwidgets.core.indexing` and
+:class:`~vitwidgets.core.trace.Trace` (``attn_index``, ``patch_tokens``), never here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
+from vitwidgets.core.indexing import LayerArg
 from vitwidgets.core.trace import Trace
 
 UNITS = ("pixels", "patches", "fraction")
@@ -95,7 +101,8 @@ def attn_input(
 
 def renorm_patch_keys(rows: torch.Tensor, num_prefix: int, eps: float = 1e-12) -> torch.Tensor:
     """Drop the prefix key columns of attention rows ``[..., Q, N]`` and renormalise each row to
-    sum 1 over the ``G`` patch keys -> ``[..., Q, G]`` (analyses.md items 1-4).
+    sum 1 over the ``G`` patch keys -> ``[..., Q, G]`` (the convention of Walmer et al. 2023
+    "Teaching Matters" for distance, entropy, NMI and the aligned canvas).
 
     A row with (numerically) no mass on patches stays all-zero instead of dividing by zero.
     """
@@ -118,7 +125,8 @@ def patch_coords(
     """Centre coordinates ``(row, col)`` of the ``G`` patches in row-major order -> ``[G, 2]``.
 
     Units: ``"patches"`` (row, col indices: distances between centres in patches), ``"pixels"``
-    (patch centres ``(i + 0.5) * patch_size``) or ``"fraction"`` of the image side as in [TM]:
+    (patch centres ``(i + 0.5) * patch_size``) or ``"fraction"`` of the image side as in Walmer
+    et al. 2023:
     ``row / (gh - 1)``, ``col / (gw - 1)`` in [0, 1] (an axis with a single patch maps to 0).
     """
     if units not in UNITS:
@@ -177,22 +185,8 @@ def mean_queries_vec(x: torch.Tensor, weights: torch.Tensor | None) -> torch.Ten
     return (x * weights.to(x.dtype)[..., None]).sum(-2)
 
 
-def token_index(num_blocks: int, layer: int | str) -> int:
-    """Index into ``tokens`` ``[L+1, ...]`` of block ``layer``'s output.
-
-    ``layer`` is a block index in ``[-L, L-1]`` (``-1`` = last block) or ``"embedding"`` for
-    the input of the first block.
-    """
-    if layer == "embedding":
-        return 0
-    if isinstance(layer, bool) or not isinstance(layer, int):
-        raise TypeError(f"layer must be a block index (int) or 'embedding', got {layer!r}")
-    if not -num_blocks <= layer < num_blocks:
-        raise ValueError(f"layer {layer} out of range for {num_blocks} blocks")
-    return layer + 1 if layer >= 0 else num_blocks + 1 + layer
-
-
 def trace_tokens(tr: Trace) -> torch.Tensor:
+    """The whole residual stream ``tokens [L+1, B, N, D]`` of a Trace, as float."""
     if not isinstance(tr, Trace):
         raise TypeError(f"expected a Trace, got {type(tr).__name__}")
     if tr.tokens is None:
@@ -208,3 +202,107 @@ def feature_stack(f, name: str) -> torch.Tensor:
     if f.ndim != 3:
         raise ValueError(f"{name} must be [n, D] or [L, n, D], got {tuple(f.shape)}")
     return f
+
+
+def take(x: torch.Tensor, indices: Sequence[int]) -> torch.Tensor:
+    """Entries ``indices`` of the first axis of ``x``: a view when they are consecutive and
+    ascending (the default ``layers=None``), else a copy."""
+    indices = tuple(indices)
+    if indices and indices == tuple(range(indices[0], indices[0] + len(indices))):
+        return x[indices[0] : indices[0] + len(indices)]
+    return x[list(indices)]
+
+
+def stream_patches(x: Trace | torch.Tensor, num_prefix: int | None) -> torch.Tensor:
+    """Patch tokens ``[L+1, B, G, D]`` of the residual stream: a Trace's
+    :meth:`~vitwidgets.core.trace.Trace.patch_tokens`, or a plain ``tokens [L+1, B, N, D]``
+    with its first ``num_prefix`` tokens dropped (float either way)."""
+    if isinstance(x, Trace):
+        return as_float(x.patch_tokens())
+    if num_prefix is None:
+        raise ValueError("a plain tokens tensor needs num_prefix=")
+    return check_tokens(x)[:, :, int(num_prefix) :]
+
+
+def check_tokens(t) -> torch.Tensor:
+    """``t`` as float after checking it is a residual stream ``[L+1, B, N, D]``."""
+    t = as_float(torch.as_tensor(t))
+    if t.ndim != 4:
+        raise ValueError(f"tokens must be [L+1, B, N, D], got {tuple(t.shape)}")
+    return t
+
+
+def check_patch_tokens(
+    t, grid: tuple[int, int], *, ndims: tuple[int, ...] = (3,), shape: str = "[B, G, D]",
+    name: str = "patch tokens",
+) -> torch.Tensor:
+    """``t`` as a float tensor after checking it is ``shape`` (``ndims`` dims) with
+    ``G = gh * gw`` on its second-to-last axis."""
+    t = as_float(torch.as_tensor(t))
+    gh, gw = grid
+    if t.ndim not in ndims or t.shape[-2] != gh * gw:
+        raise ValueError(f"{name} must be {shape} with G = {gh}*{gw}, got {tuple(t.shape)}")
+    return t
+
+
+def patch_tokens_at(
+    x: Trace | torch.Tensor, layer: LayerArg | None, grid, *, ndims: tuple[int, ...] = (3, 4),
+    shape: str = "[B, G, D]", name: str = "patch tokens",
+) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Patch tokens after block ``layer`` and their grid.
+
+    A Trace gives :meth:`~vitwidgets.core.trace.Trace.patch_tokens` ``(layer)``: ``[B, G, D]``
+    (``[L+1, B, G, D]`` for ``layer=None``; ``layer`` as in :mod:`vitwidgets.core.indexing`).
+    A plain tensor is taken as it is (``shape``, checked) and needs ``grid=(gh, gw)``.
+    """
+    if isinstance(x, Trace):
+        t, grid = x.patch_tokens(layer), x.grid
+    elif grid is None:
+        raise ValueError(f"plain {name} {shape} need grid=(gh, gw)")
+    else:
+        t = x
+    grid = check_grid(grid)
+    return check_patch_tokens(t, grid, ndims=ndims, shape=shape, name=name), grid
+
+
+@dataclass(frozen=True)
+class AlignedGeometry:
+    """The query-aligned canvas of a ``(gh, gw)`` patch grid (Walmer et al. 2023).
+
+    ``shape = (2gh-1, 2gw-1)``; the query sits at ``centre = (gh-1, gw-1)``; cell
+    ``(cy + dy, cx + dx)`` holds the attention to the key ``dy`` rows below and ``dx`` columns
+    right of the query (offsets in patches). Flat cells index the row-major canvas.
+    """
+
+    grid: tuple[int, int]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        gh, gw = self.grid
+        return 2 * gh - 1, 2 * gw - 1
+
+    @property
+    def centre(self) -> tuple[int, int]:
+        gh, gw = self.grid
+        return gh - 1, gw - 1
+
+    @property
+    def num_cells(self) -> int:
+        h, w = self.shape
+        return h * w
+
+    def cell(self, dy, dx):
+        """Flat canvas cell of the offset ``(dy, dx)`` (ints or integer tensors)."""
+        cy, cx = self.centre
+        return (dy + cy) * self.shape[1] + (dx + cx)
+
+    def offset(self, cell):
+        """Offset ``(dy, dx)`` in patches of a flat canvas cell (int or integer tensor)."""
+        cy, cx = self.centre
+        w = self.shape[1]
+        return cell // w - cy, cell % w - cx
+
+
+def aligned_geometry(grid) -> AlignedGeometry:
+    """:class:`AlignedGeometry` of a ``(gh, gw)`` grid."""
+    return AlignedGeometry(check_grid(grid))

@@ -1,4 +1,6 @@
-"""Per-head attention metrics (analyses.md items 1-6).
+"""Per-head attention metrics: distance, entropy, NMI, aligned canvas and offsets, prefix share,
+CLS map, rollout (Walmer et al. 2023 "Teaching Matters"; Raghu et al. 2021; Park et al. 2023;
+Abnar & Zuidema 2020; Caron et al. 2021 DINO).
 
 Every function takes a :class:`~vitwidgets.core.trace.Trace` (its ``attn`` ``[L, B, H, N, N]``)
 or a plain attention tensor ``[..., N, N]`` plus ``grid``/``num_prefix`` (and ``patch_size`` for
@@ -7,9 +9,11 @@ attention's leading dims (``[L, B, H]`` for a Trace). Everything is vectorised o
 images, heads and queries: these are hand-written torch ops rather than numpy/scipy so that they
 run on the GPU next to the model and answer a click on a ViT-B/16 in milliseconds.
 
-Conventions shared by items 1-4: the patch-to-patch block ``A[..., P:, P:]`` with every row
-renormalised to sum 1 after dropping the prefix key columns; patch ``(r, c)`` sits at its centre;
-queries are averaged uniformly (or over ``query_mask``, e.g. foreground queries only).
+Conventions shared by distance, entropy, NMI and the aligned canvas: the patch-to-patch block
+``A[..., P:, P:]`` with every row renormalised to sum 1 after dropping the prefix key columns;
+patch ``(r, c)`` sits at its centre; queries are averaged uniformly (or over ``query_mask``, e.g.
+foreground queries only). Blocks are named as in :mod:`vitwidgets.core.indexing` (``layer=-1``
+is the model's last block).
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from vitwidgets.core.indexing import block_index
 from vitwidgets.core.trace import Trace
 
 from ._common import (
     AttnInput,
+    aligned_geometry,
     attn_input,
     mean_queries,
     mean_queries_vec,
@@ -50,6 +56,7 @@ __all__ = [
     "attention_rollout",
     "head_stats",
     "HeadStats",
+    "HeadStatsAccumulator",
 ]
 
 
@@ -65,17 +72,31 @@ def _dist(a: AttnInput, units: str, dtype: torch.dtype) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=32)
 def _canvas_index(grid: tuple[int, int], device: str) -> torch.Tensor:
-    """``[G*G]`` flat canvas cell of every (query, key) pair: key - query + centre."""
-    gh, gw = grid
+    """``[G*G]`` flat canvas cell of every (query, key) pair: the offset key - query."""
     pos = patch_coords(grid, "patches", device=device, dtype=torch.float64).long()
     d = pos[None, :, :] - pos[:, None, :]  # [Gq, Gk, 2] key - query
-    return ((d[..., 0] + gh - 1) * (2 * gw - 1) + (d[..., 1] + gw - 1)).reshape(-1)
+    return aligned_geometry(grid).cell(d[..., 0], d[..., 1]).reshape(-1)
 
 
-def _block_and_weights(a: AttnInput, query_mask):
+def _block_and_weights(
+    x, query_mask, grid, num_prefix, patch_size=None
+) -> tuple[AttnInput, torch.Tensor, torch.Tensor | None]:
+    """The unpacked input, its renormalised patch block ``[..., G, G]`` and the query
+    weights (``None`` = uniform)."""
+    a = attn_input(x, grid, num_prefix, patch_size)
     r = patch_block(a)
     w = query_weights(query_mask, r.shape[:-2], a.num_patches, r.device)
-    return r, w
+    return a, r, w
+
+
+def _check_lbh(a: AttnInput) -> None:
+    if a.attn.ndim != 5:
+        raise ValueError(f"expected attention [L, B, H, N, N], got shape {tuple(a.attn.shape)}")
+
+
+def _check_query(query: int, n: int) -> None:
+    if not -n <= query < n:
+        raise ValueError(f"query {query} out of range for {n} tokens")
 
 
 def _entropy_rows(r: torch.Tensor) -> torch.Tensor:
@@ -110,13 +131,13 @@ def _offsets(r, w, a: AttnInput) -> torch.Tensor:
 
 
 def _canvas(r, w, grid) -> torch.Tensor:
-    gh, gw = grid
-    g = gh * gw
+    geo = aligned_geometry(grid)
+    g = r.shape[-1]
     rw = r / g if w is None else r * w.to(r.dtype)[..., None]
     lead = rw.shape[:-2]
-    out = torch.zeros(*lead, (2 * gh - 1) * (2 * gw - 1), dtype=r.dtype, device=r.device)
-    out.index_add_(-1, _canvas_index(grid, str(r.device)), rw.reshape(*lead, g * g))
-    return out.reshape(*lead, 2 * gh - 1, 2 * gw - 1)
+    out = torch.zeros(*lead, geo.num_cells, dtype=r.dtype, device=r.device)
+    out.index_add_(-1, _canvas_index(geo.grid, str(r.device)), rw.reshape(*lead, g * g))
+    return out.reshape(*lead, *geo.shape)
 
 
 def _images_mean(x: torch.Tensor, ndim_attn: int) -> torch.Tensor:
@@ -128,44 +149,49 @@ def _images_mean(x: torch.Tensor, ndim_attn: int) -> torch.Tensor:
     return x.mean(dim=1)
 
 
+def _images_mean_canvas(r, w, a: AttnInput) -> torch.Tensor:
+    """The aligned canvas averaged over images ``[L, H, 2gh-1, 2gw-1]``."""
+    if w is not None and w.ndim == 4:  # per-image masks: average after weighting
+        return _images_mean(_canvas(r, w, a.grid), a.attn.ndim)
+    # the canvas is linear in the rows: average the rows over images first (cheaper)
+    return _canvas(_images_mean(r, a.attn.ndim), w, a.grid)
+
+
 def attention_distance(
     x: Trace | torch.Tensor,
-    units: str = "pixels",
     *,
+    units: str = "pixels",
     query_mask: torch.Tensor | None = None,
     grid: tuple[int, int] | None = None,
     num_prefix: int | None = None,
     patch_size: int | None = None,
 ) -> torch.Tensor:
-    """Mean attention distance per head [TM, RAGHU, PARK23] (analyses.md item 1).
+    """Mean attention distance per head (Walmer et al. 2023; Raghu et al. 2021; Park et al. 2023).
 
     ``d = mean_q sum_k A_qk * ||pos_q - pos_k||`` on the renormalised patch-to-patch block, patch
     positions at patch centres.
 
     Args:
         x: Trace or attention ``[..., N, N]``.
-        units: ``"pixels"`` (default; patch distance * patch size, PARK23/RAGHU), ``"patches"``
-            or ``"fraction"`` of the image side (TM: coordinates ``col/(gw-1)``, ``row/(gh-1)``).
+        units: ``"pixels"`` (default; patch distance * patch size, as Park et al. 2023 and
+            Raghu et al. 2021), ``"patches"`` or ``"fraction"`` of the image side (Walmer et al.
+            2023: coordinates ``col/(gw-1)``, ``row/(gh-1)``).
         query_mask: optional ``[G]`` or ``[B, G]`` bool selecting the queries averaged over.
 
     Returns:
         ``[...]`` (``[L, B, H]`` for a Trace), in ``units``.
     """
-    a = attn_input(x, grid, num_prefix, patch_size)
     if units == "pixels" and patch_size is None and not isinstance(x, Trace):
         raise ValueError("units='pixels' on a plain tensor needs patch_size=")
-    r, w = _block_and_weights(a, query_mask)
+    a, r, w = _block_and_weights(x, query_mask, grid, num_prefix, patch_size)
     return _distance(r, w, a, units)
 
 
 def attention_entropy(
-    x: Trace | torch.Tensor,
-    *,
-    query_mask: torch.Tensor | None = None,
-    grid: tuple[int, int] | None = None,
-    num_prefix: int | None = None,
+    x: Trace | torch.Tensor, *, query_mask: torch.Tensor | None = None,
+    grid: tuple[int, int] | None = None, num_prefix: int | None = None,
 ) -> torch.Tensor:
-    """Attention entropy per head in nats (analyses.md item 2; [PARK23], [TM]).
+    """Attention entropy per head in nats (Park et al. 2023; Walmer et al. 2023).
 
     ``-sum_k A_qk log A_qk`` of every renormalised patch row, averaged over queries. Uniform
     attention gives ``log G``, one-hot rows give 0.
@@ -173,19 +199,15 @@ def attention_entropy(
     Returns:
         ``[...]`` (``[L, B, H]`` for a Trace), nats.
     """
-    a = attn_input(x, grid, num_prefix)
-    r, w = _block_and_weights(a, query_mask)
+    _, r, w = _block_and_weights(x, query_mask, grid, num_prefix)
     return mean_queries(_entropy_rows(r), w)
 
 
 def attention_nmi(
-    x: Trace | torch.Tensor,
-    *,
-    query_mask: torch.Tensor | None = None,
-    grid: tuple[int, int] | None = None,
-    num_prefix: int | None = None,
+    x: Trace | torch.Tensor, *, query_mask: torch.Tensor | None = None,
+    grid: tuple[int, int] | None = None, num_prefix: int | None = None,
 ) -> torch.Tensor:
-    """Normalised mutual information between queries and keys per head [PARK23] (item 3).
+    """Normalised mutual information between queries and keys per head (Park et al. 2023).
 
     On the renormalised patch block with ``p(q) = 1/G`` (or uniform over ``query_mask``),
     ``p(k) = sum_q p(q) A_qk``, ``MI = sum_q sum_k p(q) A_qk log(A_qk / p(k))`` and
@@ -195,70 +217,57 @@ def attention_nmi(
     Returns:
         ``[...]`` (``[L, B, H]`` for a Trace), in [0, 1].
     """
-    a = attn_input(x, grid, num_prefix)
-    r, w = _block_and_weights(a, query_mask)
+    _, r, w = _block_and_weights(x, query_mask, grid, num_prefix)
     return _nmi(r, w)
 
 
 def aligned_attention(
-    x: Trace | torch.Tensor,
-    *,
-    average_images: bool = False,
-    query_mask: torch.Tensor | None = None,
-    grid: tuple[int, int] | None = None,
+    x: Trace | torch.Tensor, *, average_images: bool = False,
+    query_mask: torch.Tensor | None = None, grid: tuple[int, int] | None = None,
     num_prefix: int | None = None,
 ) -> torch.Tensor:
-    """Query-aligned average attention canvas per head [TM] (analyses.md item 4).
+    """Query-aligned average attention canvas per head (Walmer et al. 2023 "Teaching Matters").
 
     Each query's renormalised patch map is shifted so the query sits at the centre cell
     ``(gh-1, gw-1)`` of a ``(2gh-1) x (2gw-1)`` canvas; canvases are averaged over queries (and
     over images with ``average_images``). Cell ``(gh-1+dy, gw-1+dx)`` holds the mean attention to
-    the key ``dy`` rows below and ``dx`` columns right of the query. Each canvas sums to 1.
+    the key ``dy`` rows below and ``dx`` columns right of the query (offsets in patches). Each
+    canvas sums to 1.
 
     Returns:
         ``[..., 2gh-1, 2gw-1]`` (``[L, B, H, ...]``; ``[L, H, ...]`` with ``average_images``).
     """
-    a = attn_input(x, grid, num_prefix)
-    r, w = _block_and_weights(a, query_mask)
-    if average_images:
-        if w is not None and w.ndim == 4:  # per-image masks: average after weighting
-            return _images_mean(_canvas(r, w, a.grid), a.attn.ndim)
-        # the canvas is linear in the rows: average the rows over images first (cheaper)
-        return _canvas(_images_mean(r, a.attn.ndim), w, a.grid)
-    return _canvas(r, w, a.grid)
+    a, r, w = _block_and_weights(x, query_mask, grid, num_prefix)
+    return _images_mean_canvas(r, w, a) if average_images else _canvas(r, w, a.grid)
 
 
 class HeadOffsets(NamedTuple):
     """Centre-of-mass offset of each head's aligned canvas, in patches.
 
-    ``offset[..., 0]`` is ``dy`` (positive = down), ``offset[..., 1]`` is ``dx`` (positive =
-    right); ``magnitude`` is its Euclidean norm.
+    ``offset_patches[..., 0]`` is ``dy`` (positive = down), ``offset_patches[..., 1]`` is ``dx``
+    (positive = right); ``magnitude_patches`` is its Euclidean norm.
     """
 
-    offset: torch.Tensor
-    magnitude: torch.Tensor
+    offset_patches: torch.Tensor
+    magnitude_patches: torch.Tensor
 
 
 def head_offsets(
-    x: Trace | torch.Tensor,
-    *,
-    average_images: bool = False,
-    query_mask: torch.Tensor | None = None,
-    grid: tuple[int, int] | None = None,
+    x: Trace | torch.Tensor, *, average_images: bool = False,
+    query_mask: torch.Tensor | None = None, grid: tuple[int, int] | None = None,
     num_prefix: int | None = None,
 ) -> HeadOffsets:
-    """Offset vector ``(dy, dx)`` and magnitude in patches of each head [TM] (item 4).
+    """Offset vector ``(dy, dx)`` and magnitude in patches of each head (Walmer et al. 2023).
 
     The centre of mass of :func:`aligned_attention`'s canvas relative to its centre, computed
     directly as ``mean_q (sum_k A_qk pos_k - pos_q)`` (identical, without building the canvas).
     A head attending to the left neighbour of every query has offset ``(0, -1)``.
 
     Returns:
-        :class:`HeadOffsets` with ``offset [..., 2]`` and ``magnitude [...]``
+        :class:`HeadOffsets` with ``offset_patches [..., 2]`` and ``magnitude_patches [...]``
         (``[L, B, H]`` for a Trace, ``[L, H]`` with ``average_images``).
     """
-    a = attn_input(x, grid, num_prefix)
-    r, w = _block_and_weights(a, query_mask)
+    a, r, w = _block_and_weights(x, query_mask, grid, num_prefix)
     off = _offsets(r, w, a)
     if average_images:
         off = _images_mean(off, a.attn.ndim)
@@ -277,7 +286,7 @@ def prefix_attention(
     grid: tuple[int, int] | None = None,
     num_prefix: int | None = None,
 ) -> torch.Tensor:
-    """Share of each query's attention that goes to the prefix tokens (CLS, registers) (item 5).
+    """Share of each query's attention that goes to the prefix tokens (CLS, registers).
 
     ``s_q = sum_{k < P} A_qk`` on the raw (not renormalised) attention rows.
 
@@ -304,7 +313,8 @@ def prefix_attention(
 
 
 def top_mass_mask(maps: torch.Tensor, mass: float = 0.6) -> torch.Tensor:
-    """The smallest set of highest cells holding ``mass`` of each map's total [TM, DINO].
+    """The smallest set of highest cells holding ``mass`` of each map's total (Walmer et al.
+    2023; Caron et al. 2021 DINO).
 
     ``maps`` is ``[..., h, w]`` (non-negative); returns a bool mask of the same shape. A cell is
     kept when the mass of strictly larger cells is below ``mass`` (DINO's ``cumsum > 1 - mass``
@@ -357,17 +367,14 @@ class ClsAttentionMap(NamedTuple):
 
 
 def _layer_attn(x: Trace | torch.Tensor, layer: int, grid, num_prefix) -> tuple[AttnInput, int]:
+    """The input and the position in its ``attn`` of block ``layer``: a Trace's
+    :meth:`~vitwidgets.core.trace.Trace.attn_index`; a plain ``[L, B, H, N, N]`` holds blocks
+    ``0 .. L-1``."""
     a = attn_input(x, grid, num_prefix)
-    if a.attn.ndim != 5:
-        raise ValueError(f"expected attention [L, B, H, N, N], got shape {tuple(a.attn.shape)}")
+    _check_lbh(a)
     if isinstance(x, Trace):
-        li = x.layer_index(layer)
-    else:
-        nl = a.attn.shape[0]
-        if not -nl <= layer < nl:
-            raise ValueError(f"layer {layer} out of range for {nl} captured layers")
-        li = layer % nl
-    return a, li
+        return a, x.attn_index(layer)
+    return a, block_index(layer, a.attn.shape[0], owner="this attention tensor")
 
 
 def cls_attention_map(
@@ -381,21 +388,25 @@ def cls_attention_map(
     grid: tuple[int, int] | None = None,
     num_prefix: int | None = None,
 ) -> ClsAttentionMap:
-    """CLS-to-patch attention map, its top-60%-mass mask and IoU [TM] (analyses.md item 5).
+    """CLS-to-patch attention map, its top-60%-mass mask and IoU (Walmer et al. 2023; DINO-style
+    saliency, Caron et al. 2021).
 
     Args:
         x: Trace or attention ``[L, B, H, N, N]``.
-        layer: block index (for a Trace, the model's block number, ``-1`` = last captured).
+        layer: block index (``-1`` = the model's last block; for a Trace the block must have been
+            captured; a plain tensor holds blocks ``0 .. L-1``).
         query: the query token, default 0 (CLS); any token index works (e.g. a register).
         head_mean: average the per-head maps over heads.
-        mass: share of the attention mass kept in the mask (TM/DINO: 0.6).
+        mass: share of the attention mass kept in the mask (Walmer et al. 2023, DINO: 0.6).
         mask: optional ground-truth bool mask ``[B, H_px, W_px]``, ``[B, gh, gw]`` or unbatched,
             for the IoU (patch masks are upsampled nearest to its resolution).
+
+    Returns:
+        :class:`ClsAttentionMap`: ``map`` and ``mask`` ``[B, H, gh, gw]`` (``[B, gh, gw]`` with
+        ``head_mean``), ``iou`` ``[B, H]`` / ``[B]`` or ``None``.
     """
     a, li = _layer_attn(x, layer, grid, num_prefix)
-    n = a.attn.shape[-1]
-    if not -n <= query < n:
-        raise ValueError(f"query {query} out of range for {n} tokens")
+    _check_query(query, a.attn.shape[-1])
     rows = a.attn[li][..., query, :]  # [B, H, N]
     maps = renorm_patch_keys(rows, a.num_prefix).reshape(*rows.shape[:-1], *a.grid)
     if head_mean:
@@ -418,7 +429,7 @@ def attention_rollout(
     grid: tuple[int, int] | None = None,
     num_prefix: int | None = None,
 ) -> torch.Tensor:
-    """Attention rollout [ABNAR] (analyses.md item 6).
+    """Attention rollout (Abnar & Zuidema 2020).
 
     ``R = prod_l norm((1 - residual) * mean_heads(A_l) + residual * I)`` over the captured
     layers in order (``R = M_L ... M_1``), each factor's rows renormalised. The captured
@@ -429,8 +440,7 @@ def attention_rollout(
         the patches, renormalised, as a map ``[B, gh, gw]``.
     """
     a = attn_input(x, grid, num_prefix)
-    if a.attn.ndim != 5:
-        raise ValueError(f"expected attention [L, B, H, N, N], got {tuple(a.attn.shape)}")
+    _check_lbh(a)
     if a.layers is not None and list(a.layers) != list(
         range(a.layers[0], a.layers[0] + len(a.layers))
     ):
@@ -446,8 +456,7 @@ def attention_rollout(
         joint = m[layer] @ joint
     if query is None:
         return joint
-    if not -n <= query < n:
-        raise ValueError(f"query {query} out of range for {n} tokens")
+    _check_query(query, n)
     return renorm_patch_keys(joint[:, query, :], a.num_prefix).reshape(-1, *a.grid)
 
 
@@ -455,23 +464,26 @@ def attention_rollout(
 class HeadStats:
     """All per-head attention statistics of a batch (or dataset), averaged over images.
 
-    Shapes ``[L, H]`` (``canvas [L, H, 2gh-1, 2gw-1]``, ``offset [L, H, 2]``). Units: distance in
-    patches (multiply by ``patch_size`` for pixels), entropy in nats, offsets in patches, shares
-    in [0, 1]. Mergeable: :meth:`merge` (or ``+``) gives the statistics of both image sets.
+    Shapes ``[L, H]`` (``canvas [L, H, 2gh-1, 2gw-1]``, ``offset_patches [L, H, 2]``). Units are
+    in the names: ``distance_patches`` and ``offset_patches`` (``(dy, dx)``, dy positive = down)
+    in patches, :attr:`distance_pixels` in pixels; ``entropy`` in nats; ``nmi`` and
+    ``prefix_share`` in [0, 1]; ``canvas`` the query-aligned canvas (each sums to 1). ``layers``
+    names the blocks of the first axis. Mergeable: :meth:`merge` (or ``+``) gives the statistics
+    of both image sets.
     """
 
     layers: tuple[int, ...]
     grid: tuple[int, int]
     patch_size: int
     num_images: int
-    distance: torch.Tensor
+    distance_patches: torch.Tensor
     entropy: torch.Tensor
     nmi: torch.Tensor
     prefix_share: torch.Tensor
-    offset: torch.Tensor
+    offset_patches: torch.Tensor
     canvas: torch.Tensor
 
-    _FIELDS = ("distance", "entropy", "nmi", "prefix_share", "offset", "canvas")
+    _FIELDS = ("distance_patches", "entropy", "nmi", "prefix_share", "offset_patches", "canvas")
 
     def merge(self, other: HeadStats) -> HeadStats:
         if (self.layers, self.grid) != (other.layers, other.grid):
@@ -487,8 +499,15 @@ class HeadStats:
     __add__ = merge
 
     @property
-    def offset_magnitude(self) -> torch.Tensor:
-        return torch.linalg.vector_norm(self.offset, dim=-1)
+    def offset_magnitude_patches(self) -> torch.Tensor:
+        """``[L, H]`` Euclidean norm of ``offset_patches``, in patches."""
+        return torch.linalg.vector_norm(self.offset_patches, dim=-1)
+
+    @property
+    def distance_pixels(self) -> torch.Tensor:
+        """``[L, H]`` mean attention distance in pixels: ``distance_patches * patch_size`` (the
+        one place vitwidgets converts patch distances to pixels)."""
+        return self.distance_patches * self.patch_size
 
 
 def head_stats(
@@ -504,28 +523,50 @@ def head_stats(
     intermediates), averaged over images: the input of :func:`propose_head_tags` and of the
     dataset-level streaming. Per-image NMI/entropy/distance are averaged over images;
     ``query_mask`` (``[G]`` or ``[B, G]``) restricts the queries as in the single metrics.
+
+    Args:
+        x: Trace or attention ``[L, B, H, N, N]`` (with ``grid``, ``num_prefix`` and, for
+            :attr:`HeadStats.distance_pixels`, ``patch_size``).
+        layers: block indices naming the ``L`` entries (default: a Trace's captured blocks,
+            else ``0 .. L-1``).
+
+    Returns:
+        :class:`HeadStats` with ``[L, H]`` fields.
     """
-    a = attn_input(x, grid, num_prefix, patch_size)
-    if a.attn.ndim != 5:
-        raise ValueError(f"expected attention [L, B, H, N, N], got {tuple(a.attn.shape)}")
-    r, w = _block_and_weights(a, query_mask)
-    nb = r.shape[1]
+    a, r, w = _block_and_weights(x, query_mask, grid, num_prefix, patch_size)
+    _check_lbh(a)
     if layers is None:
         layers = a.layers if a.layers is not None else tuple(range(r.shape[0]))
     prefix = a.attn[..., a.num_prefix :, : a.num_prefix].sum(-1)
-    if w is not None and w.ndim == 4:
-        canvas = _canvas(r, w, a.grid).mean(1)
-    else:
-        canvas = _canvas(r.mean(1), w, a.grid)
     return HeadStats(
         layers=tuple(layers),
         grid=a.grid,
         patch_size=a.patch_size,
-        num_images=nb,
-        distance=_distance(r, w, a, "patches").mean(1),
+        num_images=r.shape[1],
+        distance_patches=_distance(r, w, a, "patches").mean(1),
         entropy=mean_queries(_entropy_rows(r), w).mean(1),
         nmi=_nmi(r, w).mean(1),
         prefix_share=mean_queries(prefix, w).mean(1),
-        offset=_offsets(r, w, a).mean(1),
-        canvas=canvas,
+        offset_patches=_offsets(r, w, a).mean(1),
+        canvas=_images_mean_canvas(r, w, a),
     )
+
+
+class HeadStatsAccumulator:
+    """Streaming :class:`HeadStats` over a dataset (an accumulator of
+    :func:`vitwidgets.core.streaming.stream_metrics`): ``update(trace, batch)`` merges the
+    statistics of every batch, ``result()`` gives them averaged over every image."""
+
+    needs = {"attention": True}
+
+    def __init__(self) -> None:
+        self.stats: HeadStats | None = None
+
+    def update(self, trace: Trace, batch=None) -> None:
+        s = head_stats(trace)
+        self.stats = s if self.stats is None else self.stats + s
+
+    def result(self) -> HeadStats:
+        if self.stats is None:
+            raise ValueError("no batch streamed")
+        return self.stats

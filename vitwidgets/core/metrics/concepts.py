@@ -1,4 +1,5 @@
-"""Layer-wise unit labelling with ground-truth concept masks [COLORS] (analyses.md item 16).
+"""Layer-wise unit labelling with ground-truth concept masks (Dorszewski et al. 2025, "From
+Colors to Classes").
 
 Network-Dissection-style (Bau et al. 2017): each unit's activation map is thresholded at its
 top-quantile over the dataset, upsampled to the mask resolution, and compared with every concept
@@ -16,17 +17,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ._common import as_float, check_grid
+from ._common import as_float, check_grid, check_patch_tokens
 
 __all__ = ["label_units", "ConceptLabels", "QuantileThreshold", "ConceptIoU"]
 
 
-def _acts(a, grid, name="activations") -> torch.Tensor:
-    a = as_float(torch.as_tensor(a))
-    gh, gw = grid
-    if a.ndim != 3 or a.shape[1] != gh * gw:
-        raise ValueError(f"{name} must be [B, G, D] with G = {gh}*{gw}, got {tuple(a.shape)}")
-    return a
+def _acts(a, grid) -> torch.Tensor:
+    """Per-layer patch activations ``[B, G, D]`` as float (checked)."""
+    return check_patch_tokens(a, grid, name="activations")
 
 
 class QuantileThreshold:
@@ -172,6 +170,22 @@ class ConceptLabels:
             )
         return out
 
+    @classmethod
+    def from_iou(
+        cls,
+        iou: torch.Tensor,
+        concepts: Sequence[tuple[str, str]],
+        layers: Sequence[int],
+        iou_threshold: float,
+    ) -> ConceptLabels:
+        """Labels from IoUs ``[L, D, C]`` (e.g. :meth:`ConceptIoU.iou` of every layer, stacked):
+        each unit's highest-IoU concept, ``-1`` below ``iou_threshold``. ``concepts``: the
+        ``C`` pairs ``(name, category)``; ``layers``: names of the ``L`` layers."""
+        names, cats = _check_concepts(concepts, iou.shape[-1])
+        best_iou, best = iou.max(-1)
+        best = torch.where(best_iou >= iou_threshold, best, torch.full_like(best, -1))
+        return cls(tuple(layers), names, cats, iou_threshold, iou, best, best_iou)
+
 
 def _check_concepts(concepts, num: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
     try:
@@ -181,19 +195,6 @@ def _check_concepts(concepts, num: int) -> tuple[tuple[str, ...], tuple[str, ...
     if len(pairs) != num:
         raise ValueError(f"{len(pairs)} concepts given for masks with {num} channels")
     return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
-
-
-def labels_from_iou(
-    iou: torch.Tensor,
-    concepts: Sequence[tuple[str, str]],
-    layers: Sequence[int],
-    iou_threshold: float,
-) -> ConceptLabels:
-    """:class:`ConceptLabels` from IoUs ``[L, D, C]``."""
-    names, cats = _check_concepts(concepts, iou.shape[-1])
-    best_iou, best = iou.max(-1)
-    best = torch.where(best_iou >= iou_threshold, best, torch.full_like(best, -1))
-    return ConceptLabels(tuple(layers), names, cats, iou_threshold, iou, best, best_iou)
 
 
 def label_units(
@@ -206,7 +207,7 @@ def label_units(
     iou_threshold: float = 0.04,
     layers: Sequence[int] | None = None,
 ) -> ConceptLabels:
-    """Label every unit of every layer with a concept [COLORS] (item 16; in memory).
+    """Label every unit of every layer with a concept (Dorszewski et al. 2025; in memory).
 
     Args:
         activations: per layer patch maps ``[B, G, D]`` (a list, or a tensor ``[L, B, G, D]``,
@@ -240,4 +241,4 @@ def label_units(
     if len(widths) != 1:
         raise ValueError(f"layers of different widths {sorted(widths)}: label them separately")
     layers = tuple(range(len(acts))) if layers is None else tuple(layers)
-    return labels_from_iou(torch.stack(ious), concepts, layers, iou_threshold)
+    return ConceptLabels.from_iou(torch.stack(ious), concepts, layers, iou_threshold)

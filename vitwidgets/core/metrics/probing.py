@@ -1,7 +1,10 @@
-"""Probing and dense tasks per layer (analyses.md items 12-15).
+"""Probing and dense tasks per layer: k-NN (Caron et al. 2021 DINO's protocol, as Walmer et al.
+2023), linear probes, dense correspondence and PCK (Amir et al. 2021; Walmer et al. 2023),
+mask pooling and clustering scores (Walmer et al. 2023).
 
 k-NN and correspondence are torch (similarity matmuls on the features' device); the linear probe
-and the clustering scores use scikit-learn.
+and the clustering scores use scikit-learn. Layers and images are resolved by
+:mod:`vitwidgets.core.indexing`.
 """
 
 from __future__ import annotations
@@ -11,13 +14,13 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from vitwidgets.core.indexing import LayerArg, check_image
 from vitwidgets.core.trace import Trace
 
-from ._common import as_float, check_grid, feature_stack, token_index, trace_tokens
+from ._common import as_float, check_grid, check_patch_tokens, feature_stack, patch_tokens_at
 
 __all__ = [
     "knn_per_layer",
-    "KNNResult",
     "linear_probe_per_layer",
     "ProbeResult",
     "correspondence",
@@ -37,26 +40,49 @@ def _labels(y, n: int, name: str, device) -> torch.Tensor:
     return y.long()
 
 
-class KNNResult(NamedTuple):
-    """``accuracy [L]`` top-1 accuracy per layer in [0, 1]; ``best_layer`` the layer with the
-    highest accuracy (a block index when ``layers`` was given, else a position)."""
+class ProbeResult(NamedTuple):
+    """Accuracy per layer of :func:`knn_per_layer` and :func:`linear_probe_per_layer`.
+
+    ``accuracy [L]`` float64 top-1 accuracy per layer in [0, 1] (on the test set, or
+    leave-one-out / a held-out split); ``best_layer`` the layer with the highest accuracy (a
+    block index from ``layers`` when it was given, else a position ``0 .. L-1``).
+    """
 
     accuracy: torch.Tensor
     best_layer: int
 
 
+def _result(accuracy: torch.Tensor, layers: tuple[int, ...] | None) -> ProbeResult:
+    best = int(accuracy.argmax())
+    return ProbeResult(accuracy, int(layers[best]) if layers is not None else best)
+
+
+def _labelled_sets(features, labels, test_features, test_labels):
+    """Training features ``[L, n, D]`` and labels ``[n]``, and the test set ``[L, m, D]``,
+    ``[m]`` (``None, None`` when ``test_features`` is omitted), checked, on one device."""
+    train = feature_stack(features, "features")
+    y = _labels(labels, train.shape[1], "labels", train.device)
+    if test_features is None:
+        return train, y, None, None
+    if test_labels is None:
+        raise ValueError("test_features needs test_labels")
+    test = feature_stack(test_features, "test_features").to(train.device)
+    if test.shape[0] != train.shape[0] or test.shape[-1] != train.shape[-1]:
+        raise ValueError(
+            f"train and test features differ in layers or width: {tuple(train.shape)} vs "
+            f"{tuple(test.shape)}"
+        )
+    return train, y, test, _labels(test_labels, test.shape[1], "test_labels", train.device)
+
+
 def knn_per_layer(
-    features: torch.Tensor,
-    labels: torch.Tensor,
-    test_features: torch.Tensor | None = None,
-    test_labels: torch.Tensor | None = None,
-    *,
-    k: int = 20,
-    temperature: float = 0.07,
-    layers: tuple[int, ...] | None = None,
+    features: torch.Tensor, labels: torch.Tensor,
+    test_features: torch.Tensor | None = None, test_labels: torch.Tensor | None = None,
+    *, k: int = 20, temperature: float = 0.07, layers: tuple[int, ...] | None = None,
     chunk: int = 1024,
-) -> KNNResult:
-    """Weighted k-NN classification per layer [TM] (DINO's protocol; item 12).
+) -> ProbeResult:
+    """Weighted k-NN classification per layer (Walmer et al. 2023; Caron et al. 2021 DINO's
+    protocol).
 
     Features are L2-normalised; each test sample takes its ``k`` most cosine-similar training
     samples and votes for their classes with weights ``exp(s / temperature)``; top-1 accuracy.
@@ -67,22 +93,14 @@ def knn_per_layer(
         test_features, test_labels: ``[L, m, D]`` and ``[m]``; when omitted, leave-one-out on
             the training set (each sample's own match is excluded).
         layers: names of the ``L`` layers for ``best_layer`` (block indices).
+
+    Returns:
+        :class:`ProbeResult` (``accuracy [L]``, ``best_layer``).
     """
-    train = F.normalize(feature_stack(features, "features"), dim=-1)
-    y = _labels(labels, train.shape[1], "labels", train.device)
-    loo = test_features is None
-    if loo:
-        test, yt = train, y
-    else:
-        if test_labels is None:
-            raise ValueError("test_features needs test_labels")
-        test = F.normalize(feature_stack(test_features, "test_features").to(train.device), dim=-1)
-        if test.shape[0] != train.shape[0] or test.shape[-1] != train.shape[-1]:
-            raise ValueError(
-                f"train and test features differ in layers or width: {tuple(train.shape)} vs "
-                f"{tuple(test.shape)}"
-            )
-        yt = _labels(test_labels, test.shape[1], "test_labels", train.device)
+    train, y, test, yt = _labelled_sets(features, labels, test_features, test_labels)
+    train = F.normalize(train, dim=-1)
+    loo = test is None
+    test, yt = (train, y) if loo else (F.normalize(test, dim=-1), yt)
     n = train.shape[1]
     kk = min(k, n - 1 if loo else n)
     if kk < 1:
@@ -98,59 +116,42 @@ def knn_per_layer(
         votes = torch.zeros(*top.shape[:2], num_classes, dtype=top.dtype, device=top.device)
         votes.scatter_add_(-1, y[nbr], torch.exp(top / temperature))
         correct += (votes.argmax(-1) == yt[s : s + chunk]).sum(-1)
-    acc = correct / test.shape[1]
-    best = int(acc.argmax())
-    return KNNResult(acc, int(layers[best]) if layers is not None else best)
-
-
-class ProbeResult(NamedTuple):
-    """``accuracy [L]`` held-out accuracy per layer; ``best_layer`` as in :class:`KNNResult`."""
-
-    accuracy: torch.Tensor
-    best_layer: int
+    return _result(correct / test.shape[1], layers)
 
 
 def linear_probe_per_layer(
-    features: torch.Tensor,
-    labels: torch.Tensor,
-    test_features: torch.Tensor | None = None,
-    test_labels: torch.Tensor | None = None,
-    *,
-    C: float = 1.0,
-    max_iter: int = 1000,
-    test_size: float = 0.25,
-    seed: int = 0,
+    features: torch.Tensor, labels: torch.Tensor,
+    test_features: torch.Tensor | None = None, test_labels: torch.Tensor | None = None,
+    *, C: float = 1.0, max_iter: int = 1000, test_size: float = 0.25, seed: int = 0,
     layers: tuple[int, ...] | None = None,
 ) -> ProbeResult:
-    """Linear probe per layer (item 13): scikit-learn standardisation + ``LogisticRegression``
-    on frozen features ``[L, n, D]``; accuracy on ``test_features`` or, when omitted, on a
-    stratified held-out split of ``test_size``."""
+    """Linear probe per layer: scikit-learn standardisation + ``LogisticRegression`` on frozen
+    features ``[L, n, D]`` (labels ``[n]``); accuracy on ``test_features [L, m, D]`` /
+    ``test_labels [m]`` or, when omitted, on a stratified held-out split of ``test_size``.
+    ``layers`` names the ``L`` layers for ``best_layer``. Returns :class:`ProbeResult`."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    xs = feature_stack(features, "features").detach().cpu().double().numpy()
-    y = _labels(labels, xs.shape[1], "labels", "cpu").numpy()
-    if test_features is None:
+    def numpy(t: torch.Tensor, features: bool = True):
+        return (t.detach().cpu().double() if features else t.cpu()).numpy()
+
+    train, y, test, yt = _labelled_sets(features, labels, test_features, test_labels)
+    xs, y = numpy(train), numpy(y, False)
+    if test is None:
         idx_tr, idx_te = train_test_split(
             range(len(y)), test_size=test_size, random_state=seed, stratify=y
         )
         xtr, ytr, xte, yte = xs[:, idx_tr], y[idx_tr], xs[:, idx_te], y[idx_te]
     else:
-        if test_labels is None:
-            raise ValueError("test_features needs test_labels")
-        xtr, ytr = xs, y
-        xte = feature_stack(test_features, "test_features").detach().cpu().double().numpy()
-        yte = _labels(test_labels, xte.shape[1], "test_labels", "cpu").numpy()
+        xtr, ytr, xte, yte = xs, y, numpy(test), numpy(yt, False)
     acc = []
     for layer in range(xs.shape[0]):  # one sklearn fit per layer
         clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
         clf.fit(xtr[layer], ytr)
         acc.append(float(clf.score(xte[layer], yte)))
-    out = torch.tensor(acc, dtype=torch.float64)
-    best = int(out.argmax())
-    return ProbeResult(out, int(layers[best]) if layers is not None else best)
+    return _result(torch.tensor(acc, dtype=torch.float64), layers)
 
 
 class Correspondence(NamedTuple):
@@ -168,20 +169,26 @@ class Correspondence(NamedTuple):
     valid: torch.Tensor
 
 
-def _patch_feats(x, layer, image, grid, patch_size):
+def _patch_feats(x, layer, image_index, grid, patch_size):
+    """Patch features ``[G, D]`` of one image, its grid and patch size: a Trace's
+    :meth:`~vitwidgets.core.trace.Trace.patch_tokens` ``(layer)[image_index]``, or plain
+    features ``[G, D]`` with ``grid`` and ``patch_size``."""
     if isinstance(x, Trace):
-        tokens = trace_tokens(x)
-        t = tokens[token_index(tokens.shape[0] - 1, layer)]
-        if not -t.shape[0] <= image < t.shape[0]:
-            raise ValueError(f"image {image} out of range for a batch of {t.shape[0]}")
-        return t[image, x.num_prefix :], x.grid, x.patch_size
+        t, grid = patch_tokens_at(x, layer, None, ndims=(3,))
+        return t[check_image(image_index, t.shape[0])], grid, x.patch_size
     if grid is None or patch_size is None:
         raise ValueError("plain patch features [G, D] need grid=(gh, gw) and patch_size=")
-    t = as_float(torch.as_tensor(x))
-    gh, gw = check_grid(grid)
-    if t.ndim != 2 or t.shape[0] != gh * gw:
-        raise ValueError(f"patch features must be [G, D] with G = {gh}*{gw}, got {tuple(t.shape)}")
-    return t, (gh, gw), int(patch_size)
+    grid = check_grid(grid)
+    t = check_patch_tokens(x, grid, ndims=(2,), shape="[G, D]", name="patch features")
+    return t, grid, int(patch_size)
+
+
+def _image_pair(image_index) -> tuple[int, int]:
+    if isinstance(image_index, (tuple, list)):
+        if len(image_index) != 2:
+            raise ValueError(f"image_index must be an int or a pair (i_a, i_b): {image_index!r}")
+        return image_index[0], image_index[1]
+    return image_index, image_index
 
 
 def correspondence(
@@ -189,28 +196,33 @@ def correspondence(
     b: Trace | torch.Tensor,
     points: torch.Tensor,
     *,
-    layer: int | str = -1,
-    image_a: int = 0,
-    image_b: int = 0,
+    layer: LayerArg = -1,
+    image_index: int | tuple[int, int] = 0,
     mutual: bool = False,
     grid: tuple[int, int] | None = None,
     patch_size: int | None = None,
 ) -> Correspondence:
-    """Dense correspondence by nearest patch token [AMIR, TM] (item 14).
+    """Dense correspondence by nearest patch token (Amir et al. 2021; Walmer et al. 2023).
 
     Each point ``(y, x)`` (pixels of image A's model input) selects the patch containing it; its
     match is the most cosine-similar patch token of image B at ``layer`` (block index, ``-1`` =
-    last, ``"embedding"``).
+    the model's last block, ``"embedding"``; see :mod:`vitwidgets.core.indexing`).
 
     Args:
-        a, b: Traces (then ``image_a``/``image_b`` pick the images; the same trace twice
-            matches within a batch) or patch features ``[G, D]`` with ``grid`` and
-            ``patch_size``.
+        a, b: Traces (then ``image_index`` picks the images; the same trace twice matches
+            within a batch) or patch features ``[G, D]`` with ``grid`` and ``patch_size``.
         points: ``[M, 2]`` (y, x) pixel coordinates in A.
+        image_index: the image of a Trace ``a`` and of a Trace ``b`` (positions ``0 .. B-1`` in
+            their batches): one int for both, or a pair ``(i_a, i_b)``.
         mutual: keep only mutual nearest neighbours (``valid`` False elsewhere).
+
+    Returns:
+        :class:`Correspondence` (``patch [M, 2]``, ``point [M, 2]`` in pixels of B,
+        ``similarity [M]``, ``mutual [M]``, ``valid [M]``).
     """
-    fa, grid_a, ps_a = _patch_feats(a, layer, image_a, grid, patch_size)
-    fb, grid_b, ps_b = _patch_feats(b, layer, image_b, grid, patch_size)
+    index_a, index_b = _image_pair(image_index)
+    fa, grid_a, ps_a = _patch_feats(a, layer, index_a, grid, patch_size)
+    fb, grid_b, ps_b = _patch_feats(b, layer, index_b, grid, patch_size)
     fb = fb.to(fa.device)
     pts = torch.as_tensor(points, device=fa.device)
     if pts.ndim != 2 or pts.shape[-1] != 2:
@@ -238,9 +250,9 @@ def pck(
     alpha: float = 0.1,
     valid: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Percentage of correct keypoints (item 14): the share of points whose prediction lies
-    within ``alpha * max(bbox_h, bbox_w)`` pixels of the target (Euclidean). Invalid
-    predictions (``valid`` False) count as misses.
+    """Percentage of correct keypoints (PCK, as in Amir et al. 2021): the share of points whose
+    prediction lies within ``alpha * max(bbox_h, bbox_w)`` pixels of the target (Euclidean).
+    Invalid predictions (``valid`` False) count as misses.
 
     Args:
         predicted, target: ``[M, 2]`` (y, x) pixels.
@@ -268,7 +280,7 @@ def pck(
 def mask_pool(
     patch_tokens: torch.Tensor, masks: torch.Tensor, grid: tuple[int, int]
 ) -> torch.Tensor:
-    """Mask-pooled features [TM] (item 15): the average of the patch tokens ``[B, G, D]``
+    """Mask-pooled features (Walmer et al. 2023): the average of the patch tokens ``[B, G, D]``
     weighted by each mask's coverage of every patch (masks ``[B, K, H, W]`` or ``[B, H, W]``,
     area-downsampled to the grid) -> ``[B, K, D]`` (``[B, D]`` for ``[B, H, W]`` masks)."""
     gh, gw = check_grid(grid)
@@ -294,7 +306,7 @@ def cluster_purity(
     *,
     seed: int = 0,
 ) -> dict[str, float]:
-    """Clustering quality against labels [TM] (item 15): NMI, ARI (scikit-learn) and purity
+    """Clustering quality against labels (Walmer et al. 2023): NMI, ARI (scikit-learn) and purity
     (share of samples in their cluster's majority class, from scikit-learn's contingency
     matrix).
 

@@ -1,17 +1,35 @@
-"""Representation metrics over the residual stream (analyses.md items 7-11).
+"""Representation metrics over the residual stream: CKA (Kornblith et al. 2019; Raghu et al.
+2021; minibatch CKA of Nguyen, Raghu & Kornblith 2021), token similarity (Park et al. 2023),
+Fourier profile and feature variance (Park & Kim 2022), PCA colours and co-segmentation (Amir et
+al. 2021).
 
 CKA, token similarity, Fourier profile and feature variance are hand-written torch (Gram
 matrices, FFTs) so that they run on the model's device next to the forward pass; PCA uses
-``torch.linalg.svd``; k-means uses scikit-learn.
+``torch.linalg.svd``; k-means uses scikit-learn. Layers are named as in
+:mod:`vitwidgets.core.indexing` (``-1`` = the model's last block, ``"embedding"`` = the input of
+block 0). The accumulators (``CKAAccumulator``, ``FeatureAccumulator``,
+``FourierAccumulator``) feed :func:`vitwidgets.core.streaming.stream_metrics`.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
+from vitwidgets.core.indexing import LayerArg, LayersArg, stream_indices
 from vitwidgets.core.trace import Trace
 
-from ._common import as_float, check_grid, feature_stack, token_index, trace_tokens
+from ._common import (
+    as_float,
+    check_grid,
+    check_tokens,
+    feature_stack,
+    patch_tokens_at,
+    stream_patches,
+    take,
+    trace_tokens,
+)
 
 __all__ = [
     "FEATURE_MODES",
@@ -19,10 +37,13 @@ __all__ = [
     "cka",
     "cka_matrix",
     "MinibatchCKA",
+    "CKAAccumulator",
+    "FeatureAccumulator",
     "token_similarity",
     "fourier_profile",
     "fourier_frequencies",
     "feature_variance",
+    "FourierAccumulator",
     "pca_rgb",
     "cluster_tokens",
 ]
@@ -36,38 +57,36 @@ def layer_features(
     mode: str = "cls",
     *,
     num_prefix: int | None = None,
-    include_embedding: bool = False,
+    layers: LayersArg = None,
 ) -> torch.Tensor:
-    """One feature vector per image and layer from the residual stream -> ``[L, B, F]``.
+    """One feature vector per image and residual-stream entry -> ``[K, B, F]``.
 
     Args:
         x: Trace (its ``tokens [L+1, B, N, D]``) or such a tensor (then ``num_prefix`` needed
             for ``"mean_patch"``).
         mode: ``"cls"`` (token 0, ``F = D``), ``"mean_patch"`` (mean of the patch tokens,
             ``F = D``) or ``"all_tokens"`` (all ``N`` tokens flattened, ``F = N * D``).
-        include_embedding: keep index 0 (the first block's input); by default only the ``L``
-            block outputs.
+        layers: which entries, resolved by :func:`vitwidgets.core.indexing.stream_indices`:
+            ``None`` (default) the ``L`` block outputs (``K = L``); an int ``n`` the last ``n``;
+            a sequence of block indices and/or ``"embedding"`` (the input of block 0), e.g.
+            ``("embedding", *range(L))`` for all ``L + 1``.
     """
     if mode not in FEATURE_MODES:
         raise ValueError(f"mode must be one of {FEATURE_MODES}, got {mode!r}")
     if isinstance(x, Trace):
-        tokens = trace_tokens(x)
-        num_prefix = x.num_prefix
-    else:
-        tokens = as_float(x)
-    if tokens.ndim != 4:
-        raise ValueError(f"tokens must be [L+1, B, N, D], got {tuple(tokens.shape)}")
-    if not include_embedding:
-        tokens = tokens[1:]
-    if mode == "cls":
-        if isinstance(x, Trace) and x.num_prefix == 0:
+        if mode == "cls" and x.num_prefix == 0:
             raise ValueError("mode='cls' on a model without prefix tokens: use 'mean_patch'")
-        return tokens[:, :, 0]
+        stream, num_prefix, num_layers = x, x.num_prefix, x.num_layers
+    else:
+        stream = check_tokens(x)
+        num_layers = stream.shape[0] - 1
+    entries = stream_indices(layers, num_layers)
     if mode == "mean_patch":
         if num_prefix is None:
             raise ValueError("mode='mean_patch' on a plain tensor needs num_prefix=")
-        return tokens[:, :, num_prefix:].mean(2)
-    return tokens.flatten(2)
+        return take(stream_patches(stream, num_prefix), entries).mean(2)
+    tokens = take(trace_tokens(x) if isinstance(x, Trace) else stream, entries)
+    return tokens[:, :, 0] if mode == "cls" else tokens.flatten(2)
 
 
 # ------------------------------------------------------------------ CKA
@@ -81,7 +100,8 @@ def _hsic(ka: torch.Tensor, kb: torch.Tensor, unbiased: bool, paired: bool = Fal
     """HSIC between every pair of Gram matrices ``[La, n, n] x [Lb, n, n] -> [La, Lb]``
     (``paired``: only matching indices, ``[L] x [L] -> [L]``).
 
-    Unbiased HSIC_1 (Song et al. 2012, as in [NGUYEN]) with ``K~`` = ``K`` with zero diagonal:
+    Unbiased HSIC_1 (Song et al. 2012, as in Nguyen, Raghu & Kornblith 2021) with ``K~`` =
+    ``K`` with zero diagonal:
     ``(tr(K~L~) + 1'K~1 1'L~1 / ((n-1)(n-2)) - 2/(n-2) 1'K~L~1) / (n(n-3))``.
     Biased: ``tr(KHLH) / (n-1)^2``.
     """
@@ -121,6 +141,17 @@ def _self_hsic(k: torch.Tensor, unbiased: bool) -> torch.Tensor:
     return _hsic(k, None, unbiased, paired=True)
 
 
+def _paired_grams(fa: torch.Tensor, fb: torch.Tensor) -> torch.Tensor:
+    """Gram matrices of the second feature set ``fb [Lb, n, d']``, on ``fa``'s device, after
+    checking it holds the same ``n`` samples as ``fa [La, n, d]``."""
+    fb = fb.to(fa.device)
+    if fb.shape[1] != fa.shape[1]:
+        raise ValueError(
+            f"both feature sets need the same samples, got n={fa.shape[1]} and {fb.shape[1]}"
+        )
+    return _grams(fb)
+
+
 def _cka_from(hab: torch.Tensor, haa: torch.Tensor, hbb: torch.Tensor) -> torch.Tensor:
     denom = torch.sqrt((haa[:, None] * hbb[None, :]).clamp_min(0))
     return torch.where(denom > 0, hab / denom.clamp_min(1e-300), torch.zeros_like(hab))
@@ -132,37 +163,31 @@ def cka_matrix(
     *,
     mode: str = "cls",
     unbiased: bool = False,
-    include_embedding: bool = False,
+    layers: LayersArg = None,
 ) -> torch.Tensor:
-    """Linear CKA between every layer of ``a`` and every layer of ``b`` [RAGHU, TM, NGUYEN].
+    """Linear CKA between every layer of ``a`` and every layer of ``b`` (Kornblith et al. 2019;
+    Raghu et al. 2021; Walmer et al. 2023).
 
     ``CKA = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L))`` with linear Grams ``K = X X^T``.
 
     Args:
         a, b: features ``[La, n, d]`` / ``[Lb, n, d']`` with the same ``n`` samples, or Traces
-            (features by :func:`layer_features` with ``mode``). ``b=None``: ``a`` against itself.
+            (features by :func:`layer_features` with ``mode`` and ``layers``). ``b=None``: ``a``
+            against itself.
         unbiased: unbiased HSIC_1 (needs ``n >= 4``) instead of the biased ``tr(KHLH)``.
+        layers: the residual-stream entries of Traces, as in :func:`layer_features`
+            (default: the ``L`` block outputs).
 
     Returns:
         ``[La, Lb]`` float64 on the features' device.
     """
-    fa = layer_features(a, mode, include_embedding=include_embedding) if isinstance(a, Trace) else a
-    fa = feature_stack(fa, "a")
+    def features(f, name: str) -> torch.Tensor:
+        f = layer_features(f, mode, layers=layers) if isinstance(f, Trace) else f
+        return feature_stack(f, name)
+
+    fa = features(a, "a")
     ka = _grams(fa)
-    if b is None:
-        kb = ka
-    else:
-        fb = (
-            layer_features(b, mode, include_embedding=include_embedding)
-            if isinstance(b, Trace)
-            else b
-        )
-        fb = feature_stack(fb, "b").to(fa.device)
-        if fb.shape[1] != fa.shape[1]:
-            raise ValueError(
-                f"a and b need the same samples, got n={fa.shape[1]} and {fb.shape[1]}"
-            )
-        kb = _grams(fb)
+    kb = ka if b is None else _paired_grams(fa, features(b, "b"))
     return _cka_from(_hsic(ka, kb, unbiased), _self_hsic(ka, unbiased), _self_hsic(kb, unbiased))
 
 
@@ -178,7 +203,8 @@ def cka(x: torch.Tensor, y: torch.Tensor, *, unbiased: bool = False) -> torch.Te
 
 
 class MinibatchCKA:
-    """Streaming minibatch CKA [NGUYEN]: unbiased HSIC_1 per batch, averaged over batches.
+    """Streaming minibatch CKA (Nguyen, Raghu & Kornblith 2021): unbiased HSIC_1 per batch,
+    averaged over batches.
 
     ``CKA_ij = mean_batches HSIC(K_i, L_j) / sqrt(mean HSIC(K_i, K_i) * mean HSIC(L_j, L_j))``.
     The state is a sum of per-batch terms, so accumulators over disjoint batches merge exactly
@@ -203,12 +229,7 @@ class MinibatchCKA:
         if feats_b is None:
             hab, hbb = _hsic(ka, ka, True), haa
         else:
-            fb = feature_stack(feats_b, "feats_b").to(fa.device)
-            if fb.shape[1] != fa.shape[1]:
-                raise ValueError(
-                    f"both feature sets need the same images, got {fa.shape[1]} and {fb.shape[1]}"
-                )
-            kb = _grams(fb)
+            kb = _paired_grams(fa, feature_stack(feats_b, "feats_b"))
             hab, hbb = _hsic(ka, kb, True), _self_hsic(kb, True)
         cross = feats_b is not None
         if self.cross is not None and cross != self.cross:
@@ -255,6 +276,62 @@ class MinibatchCKA:
         return _cka_from(self.hsic_ab, self.hsic_aa, self.hsic_bb)
 
 
+class CKAAccumulator:
+    """Minibatch CKA (unbiased HSIC, Nguyen, Raghu & Kornblith 2021) between the residual-stream
+    entries ``layers`` (default the ``L`` block outputs, as :func:`layer_features`) of the
+    streamed model, ``[K, K]`` (``[K, K']`` across two models). An accumulator of
+    :func:`vitwidgets.core.streaming.stream_metrics`; batches with fewer than 4 images are
+    skipped with a warning."""
+
+    needs = {"tokens": True}
+
+    def __init__(self, mode: str = "cls", layers: LayersArg = None) -> None:
+        self.mode, self.layers = mode, layers
+        self.cka = MinibatchCKA()
+        self.skipped = 0
+
+    def features(self, trace: Trace) -> torch.Tensor:
+        return layer_features(trace, self.mode, layers=self.layers)
+
+    def update(self, trace: Trace, batch=None, other: Trace | None = None) -> None:
+        if trace.batch_size < 4:
+            self.skipped += trace.batch_size
+            return
+        self.cka.update(self.features(trace), None if other is None else self.features(other))
+
+    def result(self) -> torch.Tensor:
+        if self.skipped:
+            warnings.warn(
+                f"CKA skipped {self.skipped} images in batches smaller than 4", stacklevel=2
+            )
+        return self.cka.result()
+
+
+class FeatureAccumulator:
+    """Collects one feature vector per image and block output (:func:`layer_features` ``mode``)
+    on the CPU plus the labels of the batches: ``(features [L, n, D], labels [n] or None)``.
+    Small (``L * n * D``). An accumulator of :func:`vitwidgets.core.streaming.stream_metrics`
+    (its ``batch`` is a :class:`vitwidgets.core.streaming.Batch`)."""
+
+    needs = {"tokens": True}
+
+    def __init__(self, mode: str = "cls") -> None:
+        self.mode = mode
+        self.feats: list[torch.Tensor] = []
+        self.labels: list[torch.Tensor] = []
+
+    def update(self, trace: Trace, batch) -> None:
+        self.feats.append(layer_features(trace, self.mode).float().cpu())
+        if batch.labels is not None:
+            self.labels.append(batch.labels.cpu())
+
+    def result(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if not self.feats:
+            raise ValueError("no batch streamed")
+        labels = torch.cat(self.labels) if self.labels else None
+        return torch.cat(self.feats, 1), labels
+
+
 # ------------------------------------------------------------------ token similarity
 _ACROSS = ("tokens", "depth", "heads")
 
@@ -279,7 +356,7 @@ def token_similarity(
     across: str = "tokens",
     num_prefix: int | None = None,
 ) -> torch.Tensor:
-    """Mean pairwise cosine similarity [PARK23] (analyses.md item 8).
+    """Mean pairwise cosine similarity (Park et al. 2023).
 
     Args:
         x: Trace (its tokens) or ``tokens [L+1, B, N, D]`` (``num_prefix`` needed), or for
@@ -298,15 +375,7 @@ def token_similarity(
         if h.ndim < 3:
             raise ValueError(f"head outputs must be [..., H, N, Dh], got {tuple(h.shape)}")
         return _mean_pairwise_cos(h, -3).mean(-1)
-    if isinstance(x, Trace):
-        tokens, p = trace_tokens(x), x.num_prefix
-    else:
-        if num_prefix is None:
-            raise ValueError("a plain tokens tensor needs num_prefix=")
-        tokens, p = as_float(torch.as_tensor(x)), int(num_prefix)
-    if tokens.ndim != 4:
-        raise ValueError(f"tokens must be [L+1, B, N, D], got {tuple(tokens.shape)}")
-    patches = tokens[:, :, p:]
+    patches = stream_patches(x, num_prefix)
     if across == "tokens":
         return _mean_pairwise_cos(patches, -2)
     u = _l2n(patches)  # [K, B, G, D]
@@ -318,10 +387,11 @@ def _latent_maps(x: Trace | torch.Tensor, grid, num_prefix) -> tuple[torch.Tenso
     """Patch latents as ``[K, B, gh, gw, D]``: a Trace's ``latents`` (2L+1) when captured,
     else its ``tokens`` (L+1); or a plain ``[K, B, N, D]`` with ``grid`` and ``num_prefix``."""
     if isinstance(x, Trace):
-        lat = x.latents if x.latents is not None else x.tokens
-        if lat is None:
+        if x.latents is None and x.tokens is None:
             raise ValueError("this trace holds neither latents nor tokens")
-        grid, num_prefix = x.grid, x.num_prefix
+        if x.latents is None:  # the residual stream: its patch tokens come from the Trace
+            return _grid_maps(as_float(x.patch_tokens()), x.grid)
+        lat, grid, num_prefix = x.latents, x.grid, x.num_prefix
     else:
         if grid is None or num_prefix is None:
             raise ValueError("a plain latents tensor needs grid=(gh, gw) and num_prefix=")
@@ -333,11 +403,16 @@ def _latent_maps(x: Trace | torch.Tensor, grid, num_prefix) -> tuple[torch.Tenso
             f"latents must be [K, B, N, D] with N = {num_prefix} + {gh}*{gw}, "
             f"got {tuple(lat.shape)}"
         )
-    k, b, _, d = lat.shape
-    return lat[:, :, num_prefix:].reshape(k, b, gh, gw, d), (gh, gw)
+    return _grid_maps(lat[:, :, num_prefix:], (gh, gw))
 
 
-def log_amplitude_sum(maps: torch.Tensor) -> torch.Tensor:
+def _grid_maps(patches: torch.Tensor, grid: tuple[int, int]):
+    """Patch latents ``[K, B, G, D]`` as maps ``[K, B, gh, gw, D]``, and the grid."""
+    k, b, _, d = patches.shape
+    return patches.reshape(k, b, *grid, d), grid
+
+
+def _log_amplitude_sum(maps: torch.Tensor) -> torch.Tensor:
     """``sum_{b, c} fftshift(log(|FFT2(x_bc)| + 1e-6))`` per latent: ``[K, B, gh, gw, D] ->
     [K, gh, gw]`` (a sum so that batches accumulate; divide by ``B * D`` for the mean)."""
     out = []
@@ -367,7 +442,7 @@ def fourier_frequencies(grid: tuple[int, int], include_nyquist: bool = True) -> 
     return torch.stack([2 * i / gh, 2 * i / gw], -1)
 
 
-def profile_from_log_amplitude(mean_log_amp: torch.Tensor, include_nyquist: bool = True):
+def _profile_from_log_amplitude(mean_log_amp: torch.Tensor, include_nyquist: bool = True):
     """Half-diagonal of mean log amplitude maps ``[K, gh, gw]`` minus its zero frequency."""
     rows, cols = _diag_indices(tuple(mean_log_amp.shape[-2:]), include_nyquist)
     diag = mean_log_amp[:, rows, cols]
@@ -381,7 +456,8 @@ def fourier_profile(
     num_prefix: int | None = None,
     include_nyquist: bool = True,
 ) -> torch.Tensor:
-    """Relative log amplitude along the half-diagonal of the spectrum [PARK22, PARK23] (item 9).
+    """Relative log amplitude along the half-diagonal of the spectrum (Park & Kim 2022; Park et
+    al. 2023).
 
     Per latent: patch tokens as ``[B, C, gh, gw]`` (prefix dropped), ``log(|FFT2| + 1e-6)``,
     zero frequency shifted to the centre (``fftshift``), mean over batch and channels, the
@@ -390,7 +466,8 @@ def fourier_profile(
 
     ``include_nyquist=True`` (default) reads the diagonal towards the top-left, which for even
     grids ends at the Nyquist frequency (pi) and so gives ``gh//2 + 1`` entries; by the
-    symmetry of real signals ``|F(-k)| = |F(k)|`` the shared entries equal PARK22's code, which
+    symmetry of real signals ``|F(-k)| = |F(k)|`` the shared entries equal Park & Kim's code,
+    which
     reads towards the bottom-right (``include_nyquist=False``, exactly their
     ``diag()[h//2:]``, stopping one step before pi on even grids). For a non-square grid the
     diagonal steps one frequency bin along both axes; see :func:`fourier_frequencies`.
@@ -403,9 +480,9 @@ def fourier_profile(
     Returns:
         ``[K, n]`` delta log amplitudes (first column 0).
     """
-    maps, g = _latent_maps(x, grid, num_prefix)
-    mean = log_amplitude_sum(maps) / (maps.shape[1] * maps.shape[-1])
-    return profile_from_log_amplitude(mean, include_nyquist)
+    maps, _ = _latent_maps(x, grid, num_prefix)
+    mean = _log_amplitude_sum(maps) / (maps.shape[1] * maps.shape[-1])
+    return _profile_from_log_amplitude(mean, include_nyquist)
 
 
 def feature_variance(
@@ -415,48 +492,56 @@ def feature_variance(
     num_prefix: int | None = None,
     correction: int = 1,
 ) -> torch.Tensor:
-    """Feature-map variance [PARK22] (item 10): variance over the ``(gh, gw)`` positions of
-    each channel (``correction=1``: unbiased, torch's default as in PARK22's code), mean over
+    """Feature-map variance (Park & Kim 2022): variance over the ``(gh, gw)`` positions of each
+    channel (``correction=1``: unbiased, torch's default as in Park & Kim's code), mean over
     channels and images, per latent. Inputs as :func:`fourier_profile`. Returns ``[K]``."""
     maps, _ = _latent_maps(x, grid, num_prefix)
-    return variance_sum(maps, correction) / (maps.shape[1] * maps.shape[-1])
+    return _variance_sum(maps, correction) / (maps.shape[1] * maps.shape[-1])
 
 
-def variance_sum(maps: torch.Tensor, correction: int = 1) -> torch.Tensor:
+def _variance_sum(maps: torch.Tensor, correction: int = 1) -> torch.Tensor:
     """``sum_{b, c} var_{gh, gw}`` per latent ``[K, B, gh, gw, D] -> [K]`` (accumulates)."""
     return maps.flatten(2, 3).var(dim=2, correction=correction).sum((1, 2))
 
 
+class FourierAccumulator:
+    """:func:`fourier_profile` and :func:`feature_variance` per latent (Park & Kim 2022) over
+    every streamed image: sums of per-image log amplitudes and variances (linear, so exact over
+    batches). Uses a Trace's ``latents`` ``[2L+1, ...]`` when captured, else its ``tokens``. An
+    accumulator of :func:`vitwidgets.core.streaming.stream_metrics`."""
+
+    needs = {"latents": True}
+
+    def __init__(self, include_nyquist: bool = True) -> None:
+        self.include_nyquist = include_nyquist
+        self.amp: torch.Tensor | None = None
+        self.var: torch.Tensor | None = None
+        self.count = 0
+
+    def update(self, trace: Trace, batch=None) -> None:
+        maps, _ = _latent_maps(trace, None, None)
+        amp, var = _log_amplitude_sum(maps), _variance_sum(maps)
+        self.amp = amp if self.amp is None else self.amp + amp
+        self.var = var if self.var is None else self.var + var
+        self.count += maps.shape[1] * maps.shape[-1]
+
+    def result(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(profile [K, n], variance [K])``."""
+        if self.amp is None:
+            raise ValueError("no batch streamed")
+        profile = _profile_from_log_amplitude(self.amp / self.count, self.include_nyquist)
+        return profile, self.var / self.count
+
+
 # ------------------------------------------------------------------ PCA / clustering
-def _patch_tokens_at(
-    x: Trace | torch.Tensor, layer: int | str | None, grid
-) -> tuple[torch.Tensor, tuple[int, int]]:
-    """``[B, G, D]`` (or ``[L+1, B, G, D]`` for ``layer=None``) patch tokens + grid."""
-    if isinstance(x, Trace):
-        tokens = trace_tokens(x)[..., x.num_prefix :, :]
-        grid = x.grid
-        if layer is not None:
-            tokens = tokens[token_index(tokens.shape[0] - 1, layer)]
-    else:
-        if grid is None:
-            raise ValueError("plain patch tokens [B, G, D] need grid=(gh, gw)")
-        tokens = as_float(torch.as_tensor(x))
-    gh, gw = check_grid(grid)
-    if tokens.shape[-2] != gh * gw or tokens.ndim not in (3, 4):
-        raise ValueError(
-            f"patch tokens must be [B, G, D] with G = {gh}*{gw}, got {tuple(tokens.shape)}"
-        )
-    return tokens, (gh, gw)
-
-
 def pca_rgb(
     x: Trace | torch.Tensor,
-    layer: int | str | None = -1,
+    layer: LayerArg | None = -1,
     *,
     grid: tuple[int, int] | None = None,
     n_components: int = 3,
 ) -> torch.Tensor:
-    """First principal components of the patch tokens as colours [AMIR] (item 11).
+    """First principal components of the patch tokens as colours (Amir et al. 2021).
 
     PCA is fitted jointly over all images' patch tokens of the layer (``torch.linalg.svd`` of
     the centred tokens); each component's sign is fixed so that its largest loading is
@@ -464,13 +549,14 @@ def pca_rgb(
 
     Args:
         x: Trace or patch tokens ``[B, G, D]`` (with ``grid``).
-        layer: block index (``-1`` = last block output, ``"embedding"``) or ``None`` for every
-            layer at once.
+        layer: block index (``-1`` = the model's last block output, ``"embedding"``; see
+            :mod:`vitwidgets.core.indexing`) or ``None`` for every residual-stream entry at once
+            (Trace only).
 
     Returns:
         ``[B, gh, gw, n_components]`` (``[L+1, B, ...]`` for ``layer=None``) in [0, 1].
     """
-    tokens, (gh, gw) = _patch_tokens_at(x, layer, grid)
+    tokens, (gh, gw) = patch_tokens_at(x, layer, grid)
     lead, (b, g, d) = tokens.shape[:-3], tokens.shape[-3:]
     if not 1 <= n_components <= min(b * g, d):
         raise ValueError(f"n_components must be in [1, {min(b * g, d)}], got {n_components}")
@@ -489,24 +575,28 @@ def pca_rgb(
 def cluster_tokens(
     x: Trace | torch.Tensor,
     n_clusters: int,
-    layer: int | str = -1,
+    layer: LayerArg = -1,
     *,
     grid: tuple[int, int] | None = None,
     normalize: bool = True,
     seed: int = 0,
 ) -> torch.Tensor:
-    """k-means of the patch tokens of a set of images jointly [AMIR] (co-segmentation; item 11).
+    """k-means of the patch tokens of a set of images jointly (co-segmentation, Amir et al. 2021).
 
     scikit-learn ``KMeans`` on the (L2-normalised with ``normalize``) patch tokens of all
     images of the layer; clusters are shared across images, so the same part gets the same
     label in every image.
+
+    Args:
+        x: Trace or patch tokens ``[B, G, D]`` (with ``grid``).
+        layer: block index (``-1`` = the model's last block output) or ``"embedding"``.
 
     Returns:
         Labels ``[B, gh, gw]`` (int64) on the tokens' device.
     """
     from sklearn.cluster import KMeans
 
-    tokens, (gh, gw) = _patch_tokens_at(x, layer, grid)
+    tokens, (gh, gw) = patch_tokens_at(x, layer, grid)
     if tokens.ndim != 3:
         raise ValueError("cluster_tokens needs one layer (an int or 'embedding'), not None")
     b, g, d = tokens.shape

@@ -1,8 +1,10 @@
-"""Proposed head tags from the aligned attention canvas (analyses.md item 4, [TM]).
+"""Proposed head tags from the query-aligned attention canvas (Walmer et al. 2023 "Teaching
+Matters").
 
-TM identified offset-local heads visually; vitwidgets proposes one tag per head with the
-evidence behind it so that a person can confirm or edit it. The result is plain Python (lists,
-dicts, floats, strings): ready for ``json.dumps`` and widget traits.
+Walmer et al. identified offset-local heads visually; vitwidgets proposes one tag per head with
+the evidence behind it so that a person can confirm or edit it. The tag words come from
+:mod:`vitwidgets.core.vocab`. The result is plain Python (lists, dicts, floats, strings): ready
+for ``json.dumps`` and widget traits.
 """
 
 from __future__ import annotations
@@ -12,51 +14,89 @@ import math
 import torch
 
 from vitwidgets.core.trace import Trace
+from vitwidgets.core.vocab import AXES, DIRECTIONS, TAGS
 
+from ._common import aligned_geometry
 from .attention import HeadStats, head_stats
 
 __all__ = ["propose_head_tags", "TAGS", "DIRECTIONS", "offset_direction"]
 
-TAGS = ("prefix-focused", "offset-local", "local", "axial", "global")
-# counter-clockwise from +x in image coordinates (dy positive = down)
-DIRECTIONS = ("right", "up-right", "up", "up-left", "left", "down-left", "down", "down-right")
+_PREFIX, _OFFSET_LOCAL, _LOCAL, _AXIAL, _GLOBAL = TAGS
+_HORIZONTAL, _VERTICAL = AXES
 
 
 def offset_direction(dy: float, dx: float) -> str:
-    """Name of the 45-degree sector of an offset ``(dy, dx)`` in patches (dy > 0 = down)."""
+    """Name of the 45-degree sector (one of :data:`vitwidgets.core.vocab.DIRECTIONS`) of an
+    offset ``(dy, dx)`` in patches (dy > 0 = down)."""
     angle = math.degrees(math.atan2(-dy, dx))
     return DIRECTIONS[round(angle / 45.0) % 8]
 
 
 def _evidence(stats: HeadStats, local_radius: int) -> dict[str, torch.Tensor]:
     """Per-head evidence tensors ``[L, H]`` computed from the canvas (vectorised)."""
-    gh, gw = stats.grid
+    geo = aligned_geometry(stats.grid)
     canvas = stats.canvas
     canvas = canvas / canvas.sum((-2, -1), keepdim=True).clamp_min(1e-12)
-    cy, cx = gh - 1, gw - 1
+    cy, cx = geo.centre
     r = int(local_radius)
     local = canvas[..., max(cy - r, 0) : cy + r + 1, max(cx - r, 0) : cx + r + 1].sum((-2, -1))
-    row = canvas[..., cy, :].sum(-1)
-    col = canvas[..., :, cx].sum(-1)
-    flat = canvas.flatten(-2)
-    peak_mass, peak = flat.max(-1)
-    cw = 2 * gw - 1
+    peak_mass, peak = canvas.flatten(-2).max(-1)
+    peak_dy, peak_dx = geo.offset(peak)
     return {
-        "offset_dy": stats.offset[..., 0],
-        "offset_dx": stats.offset[..., 1],
-        "offset_magnitude": stats.offset_magnitude,
+        "offset_dy": stats.offset_patches[..., 0],
+        "offset_dx": stats.offset_patches[..., 1],
+        "offset_magnitude": stats.offset_magnitude_patches,
         "centre_mass": canvas[..., cy, cx],
         "local_mass": local,
-        "peak_dy": (peak // cw - cy).to(canvas.dtype),
-        "peak_dx": (peak % cw - cx).to(canvas.dtype),
+        "peak_dy": peak_dy.to(canvas.dtype),
+        "peak_dx": peak_dx.to(canvas.dtype),
         "peak_mass": peak_mass,
-        "row_mass": row,
-        "column_mass": col,
+        "row_mass": canvas[..., cy, :].sum(-1),
+        "column_mass": canvas[..., :, cx].sum(-1),
         "prefix_share": stats.prefix_share,
-        "distance_patches": stats.distance,
+        "distance_patches": stats.distance_patches,
+        "distance_pixels": stats.distance_pixels,
         "entropy": stats.entropy,
         "nmi": stats.nmi,
     }
+
+
+def _local_rule(e: dict[str, float], local_threshold: float, offset_threshold: float):
+    """``(tag, direction, rule)`` of a head whose local mass passed ``local_threshold``."""
+    passed = f"local_mass {e['local_mass']:.3g} >= {local_threshold} and "
+    magnitude = f"offset_magnitude {e['offset_magnitude']:.3g}"
+    if e["offset_magnitude"] >= offset_threshold:
+        direction = offset_direction(e["offset_dy"], e["offset_dx"])
+        return _OFFSET_LOCAL, direction, f"{passed}{magnitude} >= {offset_threshold}"
+    return _LOCAL, None, f"{passed}{magnitude} < {offset_threshold}"
+
+
+def _axial_rule(e: dict[str, float], axial_threshold: float):
+    """``(tag, direction, rule)`` of a head whose row or column mass passed the threshold."""
+    horizontal = e["row_mass"] >= e["column_mass"]
+    name = "row_mass" if horizontal else "column_mass"
+    direction = _HORIZONTAL if horizontal else _VERTICAL
+    return _AXIAL, direction, f"{name} {e[name]:.3g} >= {axial_threshold}"
+
+
+def _classify(e: dict[str, float], t: dict[str, float]) -> tuple[str, str | None, str]:
+    """``(tag, direction, rule)`` of one head's evidence ``e`` under the thresholds ``t``: the
+    rules of :func:`propose_head_tags`, first match wins."""
+    if e["prefix_share"] >= t["prefix"]:
+        return _PREFIX, None, f"prefix_share {e['prefix_share']:.3g} >= {t['prefix']}"
+    if e["local_mass"] >= t["local"]:
+        return _local_rule(e, t["local"], t["offset"])
+    if max(e["row_mass"], e["column_mass"]) >= t["axial"]:
+        return _axial_rule(e, t["axial"])
+    return _GLOBAL, None, "no local, axial or prefix rule matched"
+
+
+def _stats_of(x: Trace | torch.Tensor | HeadStats, attn_kwargs: dict) -> HeadStats:
+    if isinstance(x, HeadStats):
+        if attn_kwargs:
+            raise TypeError(f"unexpected arguments with HeadStats: {sorted(attn_kwargs)}")
+        return x
+    return head_stats(x, **attn_kwargs)
 
 
 def propose_head_tags(
@@ -92,59 +132,26 @@ def propose_head_tags(
         A list (layer-major) of JSON-ready dicts ``{"layer": block, "head": h, "tag": str,
         "direction": str | None, "rule": str, "evidence": {name: float}}``. Evidence: offset
         ``(offset_dy, offset_dx)`` and ``offset_magnitude`` in patches, ``peak_dy/peak_dx`` the
-        canvas argmax cell, ``peak_mass``, ``centre_mass``, ``local_mass``, ``row_mass``,
-        ``column_mass``, ``prefix_share``, ``distance_patches``, ``entropy`` (nats), ``nmi``.
+        canvas argmax cell (offset from the query, patches), ``peak_mass``, ``centre_mass``,
+        ``local_mass``, ``row_mass``, ``column_mass``, ``prefix_share``, mean attention
+        distance ``distance_patches`` and ``distance_pixels``, ``entropy`` (nats), ``nmi``.
     """
-    if isinstance(x, HeadStats):
-        stats = x
-        if attn_kwargs:
-            raise TypeError(f"unexpected arguments with HeadStats: {sorted(attn_kwargs)}")
-    else:
-        stats = head_stats(x, **attn_kwargs)
+    stats = _stats_of(x, attn_kwargs)
     if local_radius < 0:
         raise ValueError(f"local_radius must be >= 0, got {local_radius}")
+    thresholds = {
+        "prefix": prefix_threshold, "local": local_threshold, "offset": offset_threshold,
+        "axial": axial_threshold,
+    }  # fmt: skip
     ev = {k: v.detach().double().cpu().tolist() for k, v in _evidence(stats, local_radius).items()}
     out: list[dict] = []
-    num_layers, num_heads = stats.distance.shape
+    num_layers, num_heads = stats.distance_patches.shape
     for li in range(num_layers):
         for h in range(num_heads):
             e = {k: float(v[li][h]) for k, v in ev.items()}
-            direction = None
-            if e["prefix_share"] >= prefix_threshold:
-                tag = "prefix-focused"
-                rule = f"prefix_share {e['prefix_share']:.3g} >= {prefix_threshold}"
-            elif e["local_mass"] >= local_threshold:
-                if e["offset_magnitude"] >= offset_threshold:
-                    tag = "offset-local"
-                    direction = offset_direction(e["offset_dy"], e["offset_dx"])
-                    rule = (
-                        f"local_mass {e['local_mass']:.3g} >= {local_threshold} and "
-                        f"offset_magnitude {e['offset_magnitude']:.3g} >= {offset_threshold}"
-                    )
-                else:
-                    tag = "local"
-                    rule = (
-                        f"local_mass {e['local_mass']:.3g} >= {local_threshold} and "
-                        f"offset_magnitude {e['offset_magnitude']:.3g} < {offset_threshold}"
-                    )
-            elif max(e["row_mass"], e["column_mass"]) >= axial_threshold:
-                tag = "axial"
-                horizontal = e["row_mass"] >= e["column_mass"]
-                direction = "horizontal" if horizontal else "vertical"
-                m = e["row_mass"] if horizontal else e["column_mass"]
-                name = "row_mass" if horizontal else "column_mass"
-                rule = f"{name} {m:.3g} >= {axial_threshold}"
-            else:
-                tag = "global"
-                rule = "no local, axial or prefix rule matched"
-            out.append(
-                {
-                    "layer": int(stats.layers[li]),
-                    "head": h,
-                    "tag": tag,
-                    "direction": direction,
-                    "rule": rule,
-                    "evidence": e,
-                }
-            )
+            tag, direction, rule = _classify(e, thresholds)
+            out.append({
+                "layer": int(stats.layers[li]), "head": h, "tag": tag, "direction": direction,
+                "rule": rule, "evidence": e,
+            })  # fmt: skip
     return out

@@ -1,0 +1,43 @@
+// HeadAnnotator: a table of heads with the proposed tag (and its evidence), the person's tag and
+// a note. Edits go to the kernel as requests (saved there, atomically); the kernel's
+// `annotations` trait is the truth this table shows. All user text is set with textContent or
+// input.value, never parsed as HTML. This entry only wires the parts.
+
+import { createRpc } from "../rpc.js";
+import { listen } from "../model.js";
+import { buildView, showStatus, renderFilter, bindToolbar } from "./view.js";
+import { createActions } from "./actions.js";
+import { buildRows, refreshTable, shownHeads, scrollToSelected } from "./rows.js";
+
+function render({ model, el }) {
+  const rpc = createRpc(model, { timeoutMs: 30000 });
+  const view = buildView(el);
+  const actions = createActions(rpc, model, (kind, text) => showStatus(view, kind, text));
+  let rows = new Map(); // "layer:head" -> row
+  const refresh = () => refreshTable(view, rows, model);
+  const rebuild = () => { rows = buildRows(view.tbody, model.get("rows") || [], actions); refresh(); };
+  const filter = () => renderFilter(view, model.get("tags") || [], model.get("filter_tag") || "");
+  const status = () => showStatus(view, model.get("status_kind") || "info", model.get("status"));
+  bindToolbar(view, {
+    filter: actions.setFilter,
+    acceptShown: () => actions.accept(shownHeads(rows), false),
+    addTag: actions.addTag,
+  });
+  const off = listen(model, [
+    ["change:rows", rebuild],
+    ["change:tags", () => { filter(); refresh(); }],
+    ["change:annotations change:filter_tag", refresh],
+    ["change:layer change:head", () => { refresh(); scrollToSelected(rows, model); }],
+    ["change:status", status],
+  ]);
+  filter();
+  rebuild();
+  status();
+  view.root.dataset.ready = "true";
+  return () => {
+    off();
+    rpc.dispose();
+  };
+}
+
+export default { render };

@@ -1,0 +1,90 @@
+// The annotator's DOM: the toolbar (filter, accept shown, new tag, count), the table head and
+// body, and the status line. Class names and data-* attributes here are the contract of the
+// real-browser tests (vitwidgets/widgets/TESTING.md). User text goes in with textContent.
+
+import { h, ensureStyle, onEnter, setOptions } from "../dom.js";
+import { filterChoices } from "./filter.js";
+
+const CSS = `
+.vw-annotator { font: 12px/1.4 var(--jp-ui-font-family, system-ui, sans-serif); color: var(--jp-ui-font-color1, #222); }
+.vw-annotator .vw-ann-toolbar { display: flex; flex-wrap: wrap; gap: 6px 12px; align-items: center; margin-bottom: 6px; }
+.vw-annotator .vw-ann-scroll { max-height: 360px; overflow-y: auto; border: 1px solid var(--jp-border-color2, #ccc); }
+.vw-annotator table { border-collapse: collapse; width: 100%; }
+.vw-annotator th { position: sticky; top: 0; background: var(--jp-layout-color2, #eee); text-align: left; padding: 3px 6px; z-index: 1; }
+.vw-annotator td { padding: 2px 6px; border-top: 1px solid var(--jp-border-color3, #eee); vertical-align: middle; }
+.vw-annotator tr.vw-row { cursor: pointer; scroll-margin-top: 2.4em; } /* clear of the sticky header */
+.vw-annotator tr.vw-row:hover { background: rgba(52, 101, 164, 0.08); }
+.vw-annotator tr.vw-row[data-selected="true"] { background: rgba(240, 160, 32, 0.25); }
+.vw-annotator .vw-evidence { color: var(--jp-ui-font-color2, #666); font-size: 11px; white-space: nowrap; }
+.vw-annotator .vw-proposed-tag { font-weight: 600; white-space: nowrap; }
+.vw-annotator input.vw-note { width: 100%; min-width: 120px; box-sizing: border-box; }
+.vw-annotator .vw-ann-status { margin-top: 4px; min-height: 1.4em; color: var(--jp-ui-font-color2, #555); }
+.vw-annotator .vw-ann-status[data-kind="error"] { color: #b00020; }
+`;
+
+/** Column headers: [text, title]. */
+const COLUMNS = [
+  ["layer"], ["head"],
+  ["proposed (evidence)", "Evidence: local = share of the query-aligned map within one patch of the query; offset = (dy, dx) of its centre of mass in patches; prefix = share of attention on prefix tokens; mean attention distance in pixels. Hover a cell for the rule that fired."],
+  [""], ["your tag"], ["note"],
+];
+
+/**
+ * Build the annotator's elements inside el.
+ * @returns {object} root, filterSelect, acceptShown, newTagInput, addTag, countLabel, tbody, status
+ */
+export function buildView(el) {
+  ensureStyle("vitwidgets-annotator-style", CSS);
+  const v = {
+    filterSelect: h("select", { className: "vw-filter", title: "Show heads whose tag (yours, or else the proposed one) is…" }),
+    acceptShown: h("button", { type: "button", className: "vw-accept-shown", textContent: "accept proposals of shown untagged heads" }),
+    newTagInput: h("input", { type: "text", className: "vw-new-tag", placeholder: "new tag", size: 14 }),
+    addTag: h("button", { type: "button", className: "vw-add-tag", textContent: "add tag" }),
+    countLabel: h("span", { className: "vw-count" }),
+    tbody: h("tbody"),
+    status: h("div", { className: "vw-ann-status", role: "status" }),
+  };
+  const table = h("table", {},
+    h("thead", {}, h("tr", {}, ...COLUMNS.map(([t, title]) => h("th", { textContent: t, title })))),
+    v.tbody);
+  v.root = h("div", { className: "vw-annotator" },
+    h("div", { className: "vw-ann-toolbar" },
+      h("label", {}, "filter ", v.filterSelect), v.acceptShown, h("span", {}, v.newTagInput, v.addTag), v.countLabel),
+    h("div", { className: "vw-ann-scroll" }, table),
+    v.status);
+  v.root.setAttribute("data-lm-suppress-shortcuts", "true");
+  el.appendChild(v.root);
+  return v;
+}
+
+/** Status line text of kind "info" or "error"; an error's text is mirrored on the root's data-error. */
+export function showStatus(v, kind, text) {
+  v.status.dataset.kind = kind;
+  v.status.textContent = text;
+  v.root.dataset.error = kind === "error" ? text : "";
+}
+
+/** The filter <select>'s options from the tags, set to `current`. */
+export function renderFilter(v, tags, current) {
+  setOptions(v.filterSelect, filterChoices(tags));
+  v.filterSelect.value = current;
+}
+
+/**
+ * Toolbar events.
+ * @param {object} on
+ * @param {(value: string) => void} on.filter a filter was picked
+ * @param {() => void} on.acceptShown
+ * @param {(tag: string) => Promise} on.addTag a new (trimmed, non-empty) tag; the input clears when it resolves
+ */
+export function bindToolbar(v, on) {
+  v.filterSelect.addEventListener("change", () => on.filter(v.filterSelect.value));
+  v.acceptShown.addEventListener("click", () => on.acceptShown());
+  const submitTag = () => {
+    const tag = v.newTagInput.value.trim();
+    if (!tag) return;
+    on.addTag(tag).then(() => { v.newTagInput.value = ""; }, () => {});
+  };
+  v.addTag.addEventListener("click", submitTag);
+  onEnter(v.newTagInput, submitTag);
+}

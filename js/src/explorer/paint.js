@@ -1,0 +1,178 @@
+// Painting the explorer: every head's small map, the large focused map, their labels, the
+// readout and the colour legend, from the cached arrays of the current selection.
+//
+// `app` (built in index.js) holds: model, view (from view.js), cache, structure (layouts plus
+// head cells and base canvases, from view.js buildStructure), hover (token under the pointer,
+// -1 for none), alignedHover (cell of the aligned canvas, -1), paintCount, image (decoded
+// image or null), scratch (a canvas), column (a reusable Float32Array).
+
+import { colormapLut, colormapCss } from "../colormaps.js";
+import { queryRow, keyColumn, scaleValues } from "../attention.js";
+import { drawBase, paintMap } from "../draw.js";
+import { headKey } from "../model.js";
+import { selectionOf, cachedArrays, partKey } from "./state.js";
+import { tokenReadout, alignedReadout, tokenLabel, headLabelText, focusTitleText } from "./readout.js";
+
+const WHITE = "#ffffff";
+const ORANGE = "#ff9800";
+
+/**
+ * The query token drawn: the pinned one, else the hovered one, else CLS (or the centre patch
+ * when there is no prefix token).
+ * @param {{N, P, gh, gw}} s token counts and grid of the model
+ */
+export function shownQuery({ N, P, gh, gw }, pinned, hover) {
+  if (pinned >= 0 && pinned < N) return pinned;
+  if (hover >= 0) return hover;
+  if (P > 0) return 0;
+  return P + Math.floor(gh / 2) * gw + Math.floor(gw / 2);
+}
+
+/**
+ * Values per token (N) of head hd in a token mode, from a layer's attention [H, N, N]: the
+ * column of key q in column mode (written into `column`, length N), else the row of query q
+ * (of CLS = token 0 in cls mode), a view into attn.
+ */
+export function mapValues(attn, N, mode, hd, q, column) {
+  if (mode === "column") return keyColumn(attn, N, hd, q, column);
+  return queryRow(attn, N, hd, mode === "cls" ? 0 : q);
+}
+
+/** Outlined cells of a token map: CLS in cls mode, else the query (orange when pinned). */
+export function queryMarks(mode, q, pinned) {
+  if (mode === "cls") return [{ token: 0, color: WHITE }];
+  return q >= 0 ? [{ token: q, color: pinned ? ORANGE : WHITE }] : [];
+}
+
+/** Outlined cells of an aligned map: the centre (the query) in the large view, the hovered offset. */
+export function alignedMarks(centre, hover, isFocus) {
+  const marks = isFocus ? [{ token: centre, color: WHITE, lineWidth: 1 }] : [];
+  if (hover >= 0) marks.push({ token: hover, color: ORANGE, lineWidth: 1 });
+  return marks;
+}
+
+/** Resize a canvas to a layout (only when it differs: resizing clears it). */
+export function sizeCanvas(canvas, layout) {
+  if (canvas.width !== layout.width) canvas.width = layout.width;
+  if (canvas.height !== layout.height) canvas.height = layout.height;
+}
+
+function columnBuffer(app, N) {
+  if (!app.column || app.column.length !== N) app.column = new Float32Array(N);
+  return app.column;
+}
+
+/** Draw one map of `values` on a canvas: scaled to [0, 1] (see scaleValues), then painted. */
+function drawValues(app, o, canvas, layout, values, paint) {
+  sizeCanvas(canvas, layout);
+  const n = values.length;
+  const { t } = scaleValues(values, paint.numPrefix, { logScale: o.logScale, out: o.scaled.subarray(0, n) });
+  paintMap(canvas.getContext("2d"), layout, t, { lut: o.lut, opacity: paint.opacity, base: paint.base, scratch: app.scratch, marks: paint.marks });
+}
+
+function paintAligned(app, extra, o) {
+  const s = app.structure;
+  const A = s.aligned.cells;
+  const one = (canvas, layout, hd, isFocus) => drawValues(app, o, canvas, layout, extra.subarray(hd * A, (hd + 1) * A),
+    { numPrefix: 0, opacity: 1, base: null, marks: alignedMarks(s.aligned.centre, app.alignedHover, isFocus) });
+  s.heads.forEach((c, hd) => one(c.canvas, s.alignedSmall, hd, false));
+  one(app.view.focusCanvas, s.alignedFocus, o.focusHead, true);
+}
+
+function paintTokens(app, { attn, extra }, mode, q, o) {
+  const s = app.structure;
+  const column = columnBuffer(app, s.N);
+  const marks = queryMarks(mode, q, app.model.get("query") >= 0);
+  const look = { numPrefix: s.P, opacity: o.opacity, marks };
+  s.heads.forEach((c, hd) => drawValues(app, o, c.canvas, s.small, mapValues(attn, s.N, mode, hd, q, column), { ...look, base: s.baseSmall }));
+  const focusValues = mode === "rollout" ? queryRow(extra, s.N, 0, q) : mapValues(attn, s.N, mode, o.focusHead, q, column);
+  drawValues(app, o, app.view.focusCanvas, s.focus, focusValues, { ...look, base: s.baseFocus });
+}
+
+/**
+ * Repaint every map of the current selection (nothing while its data is missing), then the
+ * labels and the readout; sets the root's ready, loading, paintCount, lastPaintMs (ms) and
+ * query attributes.
+ * @returns {boolean} whether it painted
+ */
+export function paint(app) {
+  const s = app.structure;
+  if (!s) return false;
+  const { model } = app;
+  const sel = selectionOf(model);
+  const arrays = cachedArrays(app.cache, sel);
+  if (!arrays) return false;
+  const t0 = performance.now();
+  const o = {
+    lut: colormapLut(model.get("colormap")), opacity: model.get("opacity"), logScale: model.get("log_scale"),
+    focusHead: Math.min(model.get("head"), s.H - 1), scaled: new Float32Array(Math.max(s.N, s.aligned.cells)),
+  };
+  const q = shownQuery(s, model.get("query"), app.hover);
+  if (sel.mode === "aligned") paintAligned(app, arrays.extra, o);
+  else paintTokens(app, arrays, sel.mode, q, o);
+  app.paintCount += 1;
+  updateLabels(app);
+  updateReadout(app);
+  Object.assign(app.view.root.dataset, {
+    ready: "true", loading: "false", paintCount: String(app.paintCount),
+    lastPaintMs: (performance.now() - t0).toFixed(2), query: String(sel.mode === "cls" ? 0 : q),
+  });
+  return true;
+}
+
+/** Head labels (with their tags from `head_tags`), the focused cell and the focus title. */
+export function updateLabels(app) {
+  const { model, structure: s, view } = app;
+  const layer = model.get("layer");
+  const tags = model.get("head_tags") || {};
+  const head = model.get("head");
+  s.heads.forEach((c, hd) => {
+    c.label.textContent = headLabelText(hd, tags[headKey(layer, hd)]);
+    c.cell.dataset.focused = String(hd === head);
+  });
+  view.focusTitle.textContent = focusTitleText({ mode: model.get("mode"), layer, head, tag: tags[headKey(layer, head)], modes: model.get("_modes") });
+}
+
+function readoutText(app, sel) {
+  const { model, structure: s, cache } = app;
+  const attn = cache.get(partKey("attention", sel.image, sel.layer));
+  if (!attn) return "";
+  const hd = Math.min(model.get("head"), s.H - 1);
+  if (sel.mode === "aligned") {
+    const extra = cache.get(partKey("aligned", sel.image, sel.layer));
+    const A = s.aligned.cells;
+    return alignedReadout({ grid: s.aligned, cell: app.alignedHover, values: extra ? extra.subarray(hd * A, (hd + 1) * A) : null, head: hd });
+  }
+  const q = sel.mode === "cls" ? 0 : shownQuery(s, model.get("query"), app.hover);
+  const rollout = sel.mode === "rollout" ? cache.get(partKey("rollout", sel.image, sel.layer)) : null;
+  if (sel.mode === "rollout" && !rollout) return "";
+  const values = rollout ? queryRow(rollout, s.N, 0, q) : mapValues(attn, s.N, sel.mode, hd, q, columnBuffer(app, s.N));
+  const prefixNames = model.get("prefix_names") || [];
+  const label = (t) => tokenLabel(t, prefixNames, model.get("grid")[1]);
+  return tokenReadout({ mode: sel.mode, values, numPrefix: s.P, query: q, hover: app.hover, pinned: model.get("query") >= 0, label });
+}
+
+/** The text under the large view, for the current selection, query and pointer. */
+export function updateReadout(app) {
+  if (!app.structure) return;
+  app.view.readout.textContent = readoutText(app, selectionOf(app.model));
+}
+
+/** Backgrounds reused on every repaint: the image under the patch grids, prefix cells (named in the large view). */
+export function drawBases(app) {
+  const s = app.structure;
+  if (!s) return;
+  const labels = (app.model.get("prefix_names") || []).map((n) => n.toUpperCase());
+  drawBase(s.baseSmall.getContext("2d"), s.small, app.image);
+  drawBase(s.baseFocus.getContext("2d"), s.focus, app.image, { labels });
+}
+
+/** The colour bar of a colour map (0 at the left), with a title saying what its ends mean. */
+export function drawLegend(legend, colormap, logScale) {
+  const ctx = legend.getContext("2d");
+  for (let x = 0; x < legend.width; x++) {
+    ctx.fillStyle = colormapCss(colormap, x / (legend.width - 1));
+    ctx.fillRect(x, 0, 1, legend.height);
+  }
+  legend.title = logScale ? "0 = 1/1000 of the maximum (log), 1 = the maximum patch value" : "0 .. the maximum patch value of each map";
+}

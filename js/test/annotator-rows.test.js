@@ -1,0 +1,76 @@
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import { installDom, FakeModel, tick } from "./helpers.js";
+import { buildRow, buildRows, refreshRow, refreshTable, shownHeads, scrollToSelected, NOTE_DEBOUNCE_MS } from "../src/annotator/rows.js";
+import { buildView } from "../src/annotator/view.js";
+
+before(() => installDom());
+
+function recorder(saved = "") {
+  const calls = [];
+  return {
+    calls,
+    select: (p) => calls.push(["select", p.layer, p.head]),
+    setTag: (p, tag) => calls.push(["tag", tag]),
+    setNote: (p, note) => calls.push(["note", note]),
+    savedNote: () => saved,
+    accept: (heads, overwrite) => calls.push(["accept", heads, overwrite]),
+  };
+}
+
+const P = { layer: 2, head: 5, proposed: "offset-local ←", rule: "rule <i>", evidence: "local mass 0.9" };
+
+test("a row's cells, its events and the debounced note", async () => {
+  const actions = recorder("saved");
+  const r = buildRow(P, actions);
+  assert.deepEqual([r.tr.className, r.tr.dataset.layer, r.tr.dataset.head], ["vw-row", "2", "5"]);
+  assert.equal(r.tr.querySelector(".vw-proposed-tag").textContent, "offset-local ←");
+  assert.equal(r.tr.querySelector(".vw-evidence").textContent, "local mass 0.9");
+  assert.equal(r.tr.querySelector(".vw-proposed").title, "rule <i>");
+  r.tr.querySelector("td").click();
+  r.select.click(); // a control: no selection
+  r.accept.click();
+  r.note.value = "saved";
+  r.note.dispatchEvent(new window.Event("change")); // unchanged: nothing sent
+  r.note.value = "draft";
+  r.note.dispatchEvent(new window.Event("input"));
+  assert.deepEqual(actions.calls, [["select", 2, 5], ["accept", [[2, 5]], true]]);
+  await tick(NOTE_DEBOUNCE_MS + 50);
+  assert.deepEqual(actions.calls.at(-1), ["note", "draft"]);
+  r.note.dispatchEvent(new window.KeyboardEvent("keydown", { key: "Enter" }));
+  assert.deepEqual(actions.calls.at(-1), ["note", "draft"]);
+  assert.equal(actions.calls.length, 4);
+});
+
+test("refreshRow shows the annotation and says whether the row is visible", () => {
+  const r = buildRow(P, recorder());
+  const ctx = { tags: ["local"], filter: "", selected: true, focused: null };
+  assert.equal(refreshRow(r, { tag: "mine", note: "n" }, ctx), true);
+  assert.deepEqual([...r.select.options].map((o) => o.value), ["", "local", "mine"]);
+  assert.deepEqual([r.select.value, r.note.value, r.tr.dataset.tag, r.tr.dataset.selected, r.accept.disabled], ["mine", "n", "mine", "true", false]);
+  assert.equal(refreshRow(r, {}, { ...ctx, filter: "offset-local ←", selected: false }), true, "matches by proposal");
+  assert.equal(r.accept.disabled, false);
+  assert.equal(refreshRow(r, { tag: "offset-local ←" }, { ...ctx, filter: "__untagged__" }), false);
+  assert.deepEqual([r.tr.style.display, r.tr.dataset.visible, r.accept.disabled], ["none", "false", true]);
+  r.note.value = "typing";
+  refreshRow(r, { note: "old" }, { ...ctx, focused: r.note });
+  assert.equal(r.note.value, "typing", "a note being edited keeps its text");
+});
+
+test("the table: rows by head, count, root attributes, shown heads", () => {
+  const view = buildView(document.body.appendChild(document.createElement("div")));
+  const proposals = [0, 1, 2].map((head) => ({ layer: 0, head, proposed: head === 1 ? "local" : "global" }));
+  const rows = buildRows(view.tbody, proposals, recorder());
+  assert.deepEqual([...rows.keys()], ["0:0", "0:1", "0:2"]);
+  const model = new FakeModel({ annotations: { "0:2": { tag: "local" } }, filter_tag: "local", layer: 0, head: 2, tags: ["local", "global"] });
+  refreshTable(view, rows, model);
+  assert.equal(view.countLabel.textContent, "2 of 3 heads shown · 1 annotated");
+  const { layer, head, filter, shown } = view.root.dataset;
+  assert.deepEqual({ layer, head, filter, shown }, { layer: "0", head: "2", filter: "local", shown: "2" });
+  assert.deepEqual(shownHeads(rows), [[0, 1], [0, 2]]);
+  assert.equal(rows.get("0:2").tr.dataset.selected, "true");
+  let scrolled = null;
+  rows.get("0:2").tr.scrollIntoView = (o) => { scrolled = o; };
+  scrollToSelected(rows, model);
+  assert.deepEqual(scrolled, { block: "nearest" });
+});
