@@ -253,31 +253,19 @@ class ViTModel:
         Returns:
             A :class:`~vitwidgets.core.trace.Trace`; tensors live on the model's device.
         """
-        if pixels is None:
-            pixels = self.preprocess(images, size=size)
-        else:
-            if pixels.ndim != 4 or pixels.shape[1] != 3:
-                raise ValueError(f"pixels must be [B, 3, H, W]; got {tuple(pixels.shape)}")
-            pixels = pixels.to(self.device)
-        grid = self.grid_for(*pixels.shape[-2:])
+        pixels = self._input(images, size, pixels)
         layer_list = block_indices(layers, self.num_layers, owner=self.name)
-        if latents and not all(isinstance(b, pre_norm_block_types()) for b in self.model.blocks):
-            raise ValueError(
-                "latents=True needs pre-norm blocks (x + attn(norm1(x)), x + mlp(norm2(x))); "
-                f"{type(self.model.blocks[0]).__name__} is not one"
-            )
+        if latents:
+            self._require_pre_norm()
         request = CaptureRequest(
-            attention=attention,
-            tokens=tokens,
-            latents=latents,
-            layers=layer_list,
+            attention=attention, tokens=tokens, latents=latents, layers=layer_list,
             attn_dtype=attn_dtype,
         )
         with torch.no_grad(), AttentionCapture(self.model.blocks, request) as cap:
             output = self.model(pixels)
         return Trace(
             pixels=pixels,
-            grid=grid,
+            grid=self.grid_for(*pixels.shape[-2:]),
             num_prefix=self.num_prefix,
             patch_size=self.patch_size,
             layers=layer_list if attention else (),
@@ -291,6 +279,22 @@ class ViTModel:
             model_name=self.name,
             num_layers=self.num_layers,
         )
+
+    def _input(self, images: Any, size, pixels: torch.Tensor | None) -> torch.Tensor:
+        """The model input ``[B, 3, H, W]`` on the device, checked against the patch grid."""
+        if pixels is None:
+            pixels = self.preprocess(images, size=size)
+        elif pixels.ndim != 4 or pixels.shape[1] != 3:
+            raise ValueError(f"pixels must be [B, 3, H, W]; got {tuple(pixels.shape)}")
+        self.grid_for(*pixels.shape[-2:])
+        return pixels.to(self.device)
+
+    def _require_pre_norm(self) -> None:
+        if not all(isinstance(b, pre_norm_block_types()) for b in self.model.blocks):
+            raise ValueError(
+                "latents=True needs pre-norm blocks (x + attn(norm1(x)), x + mlp(norm2(x))); "
+                f"{type(self.model.blocks[0]).__name__} is not one"
+            )
 
 
 # -- helpers ------------------------------------------------------------------------------------
