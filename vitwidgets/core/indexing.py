@@ -146,13 +146,13 @@ def check_head(head: int, num_heads: int) -> int:
     return head
 
 
-def check_image(image_index: int, num_images: int) -> int:
+def check_image(image_index: int, num_images: int, *, owner: str = "the batch") -> int:
     """Image ``image_index`` (a position in the images given) as an index ``0 .. B-1``."""
     if isinstance(image_index, (bool, np.bool_)) or not isinstance(
         image_index, (int, np.integer)
     ) or not 0 <= image_index < num_images:
         raise ValueError(
-            f"image {image_index!r} out of range: this session holds {num_images} image(s) "
+            f"image {image_index!r} out of range: {owner} holds {num_images} image(s) "
             f"(0..{num_images - 1})"
         )
     return int(image_index)

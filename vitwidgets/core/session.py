@@ -119,7 +119,7 @@ class Session:
     # -- checks -----------------------------------------------------------------------------
     def check_image(self, image_index: int) -> int:
         """``image_index`` as ``0 .. B-1``, or a ValueError naming the valid range."""
-        return check_image(image_index, self.num_images)
+        return check_image(image_index, self.num_images, owner="this session")
 
     def check_layer(self, layer: int) -> int:
         """Block ``layer`` as ``0 .. L-1`` (``-1`` = the last block), or a ValueError."""

@@ -124,7 +124,7 @@ class AttentionExplorer(CommandWidget):
     # -- validation (against the shape traits, set in the same hold as the selection) --------
     @traitlets.validate("image_index")
     def _valid_image(self, proposal):
-        return trait_check(check_image, proposal["value"], self.num_images)
+        return trait_check(check_image, proposal["value"], self.num_images, owner="this view")
 
     @traitlets.validate("layer")
     def _valid_layer(self, proposal):
