@@ -215,3 +215,25 @@ def test_trace_from_named_timm_model_random_weights():
     assert tr.grid == (4, 4) and tr.attn.shape == (2, 1, 3, 17, 17)
     assert torch.allclose(tr.attn.sum(-1), torch.ones(()), atol=1e-5)
     assert timm.data.resolve_model_data_config(m.model)["mean"] == m.data_config["mean"]
+
+
+def test_capture_qk_gives_q_and_k_whose_softmax_is_timm_attention(family):
+    model, size, *_ = family
+    m = vw.load_model(model, device="cpu")
+    pixels = _pixels(size)
+    ref = _unfused_reference(model, pixels)
+    got: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    m.capture_qk(pixels, lambda layer, q, k: got.__setitem__(layer, (q.clone(), k.clone())))
+    assert sorted(got) == list(range(m.num_layers))
+    for layer, (q, k) in got.items():
+        assert q.shape[-1] == m.head_dim
+        attn = torch.softmax(q * m.attention_scale @ k.transpose(-2, -1), dim=-1)
+        torch.testing.assert_close(attn, ref[layer], atol=1e-5, rtol=0)
+
+
+def test_capture_qk_stops_after_the_requested_block():
+    torch.manual_seed(0)
+    m = vw.load_model(VisionTransformer(img_size=32, patch_size=8, **SMALL), device="cpu")
+    seen: list[int] = []
+    m.capture_qk(_pixels((32, 32)), lambda layer, q, k: seen.append(layer), stop_after=0)
+    assert seen == [0]

@@ -12,7 +12,7 @@ import math
 
 import pytest
 import torch
-from factories import make_trace, neighbour_attention, patch_rc
+from factories import make_trace, neighbour_attention, patch_rc, toy_trace
 
 import vitwidgets.metrics as M
 
@@ -323,3 +323,26 @@ def test_bad_inputs_raise_clear_errors():
         M.attention_distance(tr, query_mask=torch.zeros(4, dtype=torch.bool))
     with pytest.raises(ValueError, match="not captured|block"):
         M.cls_attention_map(tr, layer=3)
+
+
+def test_head_stats_in_query_chunks_equal_one_pass_and_split_prefix_share_per_token():
+    tr = toy_trace()
+    whole = M.head_stats(tr)
+    for chunk in (1, 5):
+        chunked = M.head_stats(tr, query_chunk=chunk)
+        for name in ("distance_patches", "entropy", "nmi", "prefix_share", "offset_patches",
+                     "canvas"):
+            torch.testing.assert_close(getattr(chunked, name), getattr(whole, name),
+                                       atol=1e-6, rtol=1e-5)
+    want = tr.attn[..., tr.num_prefix:, : tr.num_prefix].mean(-2).mean(1)  # [L, H, P]
+    torch.testing.assert_close(whole.prefix_token_share, want)
+    torch.testing.assert_close(whole.prefix_token_share.sum(-1), whole.prefix_share)
+
+
+def test_head_stats_reducer_needs_every_query_before_its_result():
+    from vitwidgets.core.metrics.attention import HeadStatsReducer
+
+    r = HeadStatsReducer((2,), (2, 2), 1)
+    r.add(torch.full((2, 3, 5), 0.2), 0)
+    with pytest.raises(ValueError, match="saw 3 of the 4 patch queries"):
+        r.result()

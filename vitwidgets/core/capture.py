@@ -12,7 +12,7 @@ without a trace, and timm's global fused-attention switch is never flipped.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -70,6 +70,15 @@ class CaptureRequest:
     latents: bool = False
     layers: tuple[int, ...] = ()
     attn_dtype: torch.dtype = torch.float32
+    #: called as ``on_qk(layer, q, k)`` with each captured block's q and k ``[B, H, N, d]``
+    #: (normed, RoPE applied, not scaled) instead of keeping its attention
+    on_qk: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None
+    #: stop the forward pass after this block (its output is not needed)
+    stop_after: int | None = None
+
+
+class StopForward(Exception):
+    """Raised by the capture hooks to end a forward pass early (``stop_after``)."""
 
 
 class AttentionCapture:
@@ -150,6 +159,9 @@ class AttentionCapture:
         def hook(_module, _args, k):
             q, v_dtype = self._q.pop(layer)
             kwargs = self._kwargs.pop(layer, {})
+            if self.request.on_qk is not None:
+                self._send_qk(layer, attn_module, q, k, v_dtype, kwargs)
+                return
             if self.attn is None:
                 b, h, n, _ = q.shape
                 self.attn = q.new_empty(
@@ -160,9 +172,23 @@ class AttentionCapture:
 
         return hook
 
+    def _send_qk(self, layer, attn_module, q, k, v_dtype, kwargs) -> None:
+        if kwargs.get("attn_mask") is not None or kwargs.get("is_causal"):
+            raise ValueError(
+                "capturing q/k needs unmasked attention (the lazy session recomputes "
+                "softmax(q k^T * scale) without a mask); trace with attention=True instead"
+            )
+        q, k = apply_rope(attn_module, q, k, v_dtype, kwargs.get("rope"))
+        self.request.on_qk(layer, q, k)
+
+    def _stop_hook(self, _module, _args, _output):
+        raise StopForward
+
     def __enter__(self) -> AttentionCapture:
         req = self.request
         want_residual = req.tokens or req.latents
+        if req.stop_after is not None:
+            self._handles.append(self.blocks[req.stop_after].register_forward_hook(self._stop_hook))
         if want_residual:
             self._handles.append(
                 self.blocks[0].register_forward_pre_hook(self._embedding_hook, with_kwargs=True)
@@ -214,6 +240,26 @@ class Workspace:
         return buf
 
 
+def apply_rope(
+    attn_module: nn.Module, q: torch.Tensor, k: torch.Tensor, v_dtype: torch.dtype,
+    rope: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """q and k ``[B, H, N, d]`` with the module's rotary embedding applied to the patch tokens
+    (prefix tokens unrotated), exactly as timm's attention does; unchanged without ``rope``."""
+    if rope is None:
+        return q, k
+    if apply_rot_embed_cat is None:  # pragma: no cover
+        raise RuntimeError("this timm has no apply_rot_embed_cat; cannot apply RoPE")
+    npt = attn_module.num_prefix_tokens
+    half = getattr(attn_module, "rotate_half", False)
+
+    def rotate(t: torch.Tensor) -> torch.Tensor:
+        rotated = apply_rot_embed_cat(t[:, :, npt:, :], rope, half=half)
+        return torch.cat([t[:, :, :npt, :], rotated], dim=2).to(v_dtype)
+
+    return rotate(q), rotate(k)
+
+
 def recompute_attention(
     attn_module: nn.Module,
     q: torch.Tensor,
@@ -232,17 +278,7 @@ def recompute_attention(
     ``out``: where to write the result (any float dtype); ``workspace``: reused scratch. Without
     ``out`` the result may live in the workspace: copy it before the next call.
     """
-    if rope is not None:
-        if apply_rot_embed_cat is None:  # pragma: no cover
-            raise RuntimeError("this timm has no apply_rot_embed_cat; cannot apply RoPE")
-        npt = attn_module.num_prefix_tokens
-        half = getattr(attn_module, "rotate_half", False)
-        q = torch.cat(
-            [q[:, :, :npt, :], apply_rot_embed_cat(q[:, :, npt:, :], rope, half=half)], dim=2
-        ).to(v_dtype)
-        k = torch.cat(
-            [k[:, :, :npt, :], apply_rot_embed_cat(k[:, :, npt:, :], rope, half=half)], dim=2
-        ).to(v_dtype)
+    q, k = apply_rope(attn_module, q, k, v_dtype, rope)
     ws = workspace if workspace is not None else Workspace()
     b, h, n, _ = q.shape
     q = torch.mul(q, attn_module.scale, out=ws.get("q", tuple(q.shape), q))

@@ -15,6 +15,7 @@ from torch import nn
 from .capture import (
     AttentionCapture,
     CaptureRequest,
+    StopForward,
     pre_norm_block_types,
     supported_attention_types,
 )
@@ -279,6 +280,35 @@ class ViTModel:
             model_name=self.name,
             num_layers=self.num_layers,
         )
+
+    def capture_qk(
+        self, pixels: torch.Tensor, on_qk, *, stop_after: int | None = None
+    ) -> None:
+        """Run the model on ``pixels`` ``[B, 3, H, W]`` and hand every block's q and k to
+        ``on_qk(layer, q, k)`` as they are computed (``[B, H, N, d]``: normed, RoPE applied,
+        not scaled; multiply by :attr:`attention_scale` for the logits). Nothing else is kept;
+        with ``stop_after`` the pass ends after that block. The attention of a block is
+        ``softmax(q k^T * scale)``, exactly as :meth:`trace` recomputes it."""
+        pixels = self._input(None, None, pixels)
+        request = CaptureRequest(attention=True, tokens=False,
+                                 layers=tuple(range(self.num_layers)), on_qk=on_qk,
+                                 stop_after=stop_after)
+        with torch.no_grad(), AttentionCapture(self.model.blocks, request):
+            try:
+                self.model(pixels)
+            except StopForward:
+                pass
+
+    @property
+    def attention_scale(self) -> float:
+        """The factor of the attention logits, ``head_dim ** -0.5`` in timm."""
+        return float(self.model.blocks[0].attn.scale)
+
+    @property
+    def head_dim(self) -> int:
+        """Channels per head ``d``."""
+        attn = self.model.blocks[0].attn
+        return int(getattr(attn, "head_dim", self.embed_dim // self.num_heads))
 
     def _input(self, images: Any, size, pixels: torch.Tensor | None) -> torch.Tensor:
         """The model input ``[B, 3, H, W]`` on the device, checked against the patch grid."""

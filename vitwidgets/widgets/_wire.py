@@ -16,7 +16,7 @@ from PIL import Image
 __all__ = ["encode_array", "png_bytes", "WIRE_DTYPES"]
 
 #: dtypes the frontend decodes (js/src/codecs.js), by wire name
-WIRE_DTYPES = {"float16": torch.float16}
+WIRE_DTYPES = {"float16": torch.float16, "float32": torch.float32}
 
 
 def encode_array(name: str, x: torch.Tensor, dtype: str = "float16") -> tuple[dict, bytes]:

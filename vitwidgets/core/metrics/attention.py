@@ -32,6 +32,7 @@ from vitwidgets.core.trace import Trace
 from ._common import (
     AttnInput,
     aligned_geometry,
+    as_float,
     attn_input,
     mean_queries,
     mean_queries_vec,
@@ -56,6 +57,7 @@ __all__ = [
     "attention_rollout",
     "head_stats",
     "HeadStats",
+    "HeadStatsReducer",
     "HeadStatsAccumulator",
 ]
 
@@ -117,9 +119,15 @@ def _nmi(r, w, eps: float = 1e-12) -> torch.Tensor:
         wq = w.to(r.dtype)
         p_k = (r * wq[..., None]).sum(-2)
         h_q = (-torch.special.xlogy(wq, wq).sum(-1)).expand(r.shape[:-2])
+    return _nmi_from(p_k, mean_queries(_entropy_rows(r), w), h_q, eps)
+
+
+def _nmi_from(p_k, mean_entropy, h_q, eps: float = 1e-12) -> torch.Tensor:
+    """NMI from the key marginal ``p(k)`` ``[..., G]``, the query-averaged row entropy and the
+    query entropy ``H(q)``."""
     h_k = -torch.special.xlogy(p_k, p_k).sum(-1)
     # MI = sum_q p(q) sum_k A_qk log(A_qk / p(k)) = H(k) - sum_q p(q) H(A_q)
-    mi = h_k - mean_queries(_entropy_rows(r), w)
+    mi = h_k - mean_entropy
     denom = torch.sqrt(h_q * h_k)
     return torch.where(denom > eps, mi / denom.clamp_min(eps), torch.zeros_like(mi)).clamp(0, 1)
 
@@ -467,7 +475,8 @@ class HeadStats:
     Shapes ``[L, H]`` (``canvas [L, H, 2gh-1, 2gw-1]``, ``offset_patches [L, H, 2]``). Units are
     in the names: ``distance_patches`` and ``offset_patches`` (``(dy, dx)``, dy positive = down)
     in patches, :attr:`distance_pixels` in pixels; ``entropy`` in nats; ``nmi`` and
-    ``prefix_share`` in [0, 1]; ``canvas`` the query-aligned canvas (each sums to 1). ``layers``
+    ``prefix_share`` in [0, 1] (``prefix_token_share [L, H, P]`` splits it per prefix token:
+    CLS, registers); ``canvas`` the query-aligned canvas (each sums to 1). ``layers``
     names the blocks of the first axis. Mergeable: :meth:`merge` (or ``+``) gives the statistics
     of both image sets.
     """
@@ -482,8 +491,10 @@ class HeadStats:
     prefix_share: torch.Tensor
     offset_patches: torch.Tensor
     canvas: torch.Tensor
+    prefix_token_share: torch.Tensor | None = None
 
-    _FIELDS = ("distance_patches", "entropy", "nmi", "prefix_share", "offset_patches", "canvas")
+    _FIELDS = ("distance_patches", "entropy", "nmi", "prefix_share", "offset_patches", "canvas",
+               "prefix_token_share")
 
     def merge(self, other: HeadStats) -> HeadStats:
         if (self.layers, self.grid) != (other.layers, other.grid):
@@ -493,6 +504,7 @@ class HeadStats:
         merged = {
             f: getattr(self, f) * wa + getattr(other, f).to(getattr(self, f).device) * wb
             for f in self._FIELDS
+            if getattr(self, f) is not None and getattr(other, f) is not None
         }
         return HeadStats(self.layers, self.grid, self.patch_size, n, **merged)
 
@@ -510,6 +522,86 @@ class HeadStats:
         return self.distance_patches * self.patch_size
 
 
+class HeadStatsReducer:
+    """:class:`HeadStats` reduced chunk by chunk over the patch queries, never holding more
+    than one chunk of attention rows: the lazy session's path (attention recomputed from q/k
+    in query chunks) and, with one chunk, :func:`head_stats` itself.
+
+    Args:
+        lead: leading shape of the rows, e.g. ``(H,)`` for one image's layer or
+            ``(L, B, H)``.
+        grid, num_prefix, patch_size: the token geometry.
+        weights: normalised per-query weights ``[..., G]`` (from ``query_mask``), or ``None``
+            for the plain mean over the ``G`` patch queries.
+
+    Feed :meth:`add` the rows of patch queries ``q0 .. q0+Q-1`` (``[*lead, Q, N]``, raw
+    post-softmax attention, prefix keys first) in any order, each query exactly once; then
+    :meth:`result` gives every statistic with shape ``lead`` (canvas ``[*lead, 2gh-1, 2gw-1]``,
+    offsets ``[*lead, 2]``, per-token prefix share ``[*lead, P]``).
+    """
+
+    def __init__(self, lead, grid, num_prefix: int, patch_size: int = 1, weights=None,
+                 *, dtype=torch.float32, device=None):
+        self.grid, self.num_prefix, self.patch_size = tuple(grid), int(num_prefix), patch_size
+        self.geo = aligned_geometry(self.grid)
+        self.weights = weights
+        g = self.geo.grid[0] * self.geo.grid[1]
+        zeros = functools.partial(torch.zeros, dtype=dtype, device=device)
+        lead = tuple(lead)
+        self.sums = {
+            "distance_patches": zeros(lead), "entropy": zeros(lead), "p_k": zeros((*lead, g)),
+            "prefix_token_share": zeros((*lead, self.num_prefix)),
+            "offset_patches": zeros((*lead, 2)), "canvas": zeros((*lead, self.geo.num_cells)),
+        }
+        self.seen = 0
+
+    def _query_weights(self, q0: int, q: int, like: torch.Tensor) -> torch.Tensor:
+        g = self.geo.grid[0] * self.geo.grid[1]
+        if self.weights is None:
+            return torch.full((q,), 1.0 / g, dtype=like.dtype, device=like.device)
+        return self.weights[..., q0 : q0 + q].to(like.dtype)
+
+    def add(self, rows: torch.Tensor, q0: int) -> None:
+        """Accumulate the rows ``[*lead, Q, N]`` of patch queries ``q0 .. q0+Q-1``."""
+        rows = as_float(rows)
+        q, g = rows.shape[-2], self.geo.grid[0] * self.geo.grid[1]
+        r = renorm_patch_keys(rows, self.num_prefix)  # [*lead, Q, G]
+        wq = self._query_weights(q0, q, r)
+        sums, span = self.sums, slice(q0, q0 + q)
+        dist = _distance_matrix(self.grid, "patches", 1, str(r.device)).to(r.dtype)[span]
+        sums["distance_patches"] += ((r * dist).sum(-1) * wq).sum(-1)
+        sums["entropy"] += (_entropy_rows(r) * wq).sum(-1)
+        rw = r * wq[..., None]
+        sums["p_k"] += rw.sum(-2)
+        sums["prefix_token_share"] += (rows[..., : self.num_prefix] * wq[..., None]).sum(-2)
+        pos = patch_coords(self.grid, "patches", device=r.device, dtype=r.dtype)
+        sums["offset_patches"] += ((r @ pos - pos[span]) * wq[..., None]).sum(-2)
+        cells = _canvas_index(self.grid, str(r.device)).view(g, g)[span].reshape(-1)
+        lead = rw.shape[:-2]
+        sums["canvas"].index_add_(-1, cells, rw.reshape(*lead, q * g))
+        self.seen += q
+
+    def result(self) -> dict[str, torch.Tensor]:
+        """Every statistic (see :class:`HeadStats`), shape ``lead``; needs every query added."""
+        g = self.geo.grid[0] * self.geo.grid[1]
+        if self.seen != g:
+            raise ValueError(f"the reducer saw {self.seen} of the {g} patch queries")
+        s = self.sums
+        if self.weights is None:
+            h_q = torch.full_like(s["entropy"], math.log(g))
+        else:
+            w = self.weights.to(s["entropy"].dtype)
+            h_q = (-torch.special.xlogy(w, w).sum(-1)).expand(s["entropy"].shape)
+        return {
+            "distance_patches": s["distance_patches"], "entropy": s["entropy"],
+            "nmi": _nmi_from(s["p_k"], s["entropy"], h_q),
+            "prefix_share": s["prefix_token_share"].sum(-1),
+            "prefix_token_share": s["prefix_token_share"],
+            "offset_patches": s["offset_patches"],
+            "canvas": s["canvas"].reshape(*s["canvas"].shape[:-1], *self.geo.shape),
+        }
+
+
 def head_stats(
     x: Trace | torch.Tensor,
     *,
@@ -518,6 +610,7 @@ def head_stats(
     num_prefix: int | None = None,
     patch_size: int | None = None,
     layers: tuple[int, ...] | None = None,
+    query_chunk: int | None = None,
 ) -> HeadStats:
     """Every per-head statistic of a batch in one pass over the renormalised block (shared
     intermediates), averaged over images: the input of :func:`propose_head_tags` and of the
@@ -529,27 +622,27 @@ def head_stats(
             :attr:`HeadStats.distance_pixels`, ``patch_size``).
         layers: block indices naming the ``L`` entries (default: a Trace's captured blocks,
             else ``0 .. L-1``).
+        query_chunk: patch queries reduced at a time (bounds the scratch memory; default all).
 
     Returns:
         :class:`HeadStats` with ``[L, H]`` fields.
     """
-    a, r, w = _block_and_weights(x, query_mask, grid, num_prefix, patch_size)
+    a = attn_input(x, grid, num_prefix, patch_size)
     _check_lbh(a)
     if layers is None:
-        layers = a.layers if a.layers is not None else tuple(range(r.shape[0]))
-    prefix = a.attn[..., a.num_prefix :, : a.num_prefix].sum(-1)
-    return HeadStats(
-        layers=tuple(layers),
-        grid=a.grid,
-        patch_size=a.patch_size,
-        num_images=r.shape[1],
-        distance_patches=_distance(r, w, a, "patches").mean(1),
-        entropy=mean_queries(_entropy_rows(r), w).mean(1),
-        nmi=_nmi(r, w).mean(1),
-        prefix_share=mean_queries(prefix, w).mean(1),
-        offset_patches=_offsets(r, w, a).mean(1),
-        canvas=_images_mean_canvas(r, w, a),
-    )
+        layers = a.layers if a.layers is not None else tuple(range(a.attn.shape[0]))
+    g, p = a.num_patches, a.num_prefix
+    w = query_weights(query_mask, a.attn.shape[:-2], g, a.attn.device)
+    if w is not None:
+        w = w.expand(*a.attn.shape[:-2], g)
+    reducer = HeadStatsReducer(a.attn.shape[:-2], a.grid, p, a.patch_size, w,
+                               dtype=a.attn.dtype, device=a.attn.device)
+    step = query_chunk or g
+    for q0 in range(0, g, step):
+        reducer.add(a.attn[..., p + q0 : p + min(q0 + step, g), :], q0)
+    fields = {name: value.mean(1) for name, value in reducer.result().items()}
+    return HeadStats(layers=tuple(layers), grid=a.grid, patch_size=a.patch_size,
+                     num_images=a.attn.shape[1], **fields)
 
 
 class HeadStatsAccumulator:
