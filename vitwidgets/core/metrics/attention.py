@@ -530,7 +530,7 @@ class HeadStatsReducer:
     Args:
         lead: leading shape of the rows, e.g. ``(H,)`` for one image's layer or
             ``(L, B, H)``.
-        grid, num_prefix, patch_size: the token geometry.
+        grid, num_prefix: the token geometry.
         weights: normalised per-query weights ``[..., G]`` (from ``query_mask``), or ``None``
             for the plain mean over the ``G`` patch queries.
 
@@ -540,12 +540,12 @@ class HeadStatsReducer:
     offsets ``[*lead, 2]``, per-token prefix share ``[*lead, P]``).
     """
 
-    def __init__(self, lead, grid, num_prefix: int, patch_size: int = 1, weights=None,
+    def __init__(self, lead, grid, num_prefix: int, weights=None,
                  *, dtype=torch.float32, device=None):
-        self.grid, self.num_prefix, self.patch_size = tuple(grid), int(num_prefix), patch_size
-        self.geo = aligned_geometry(self.grid)
+        self.geo = aligned_geometry(grid)
+        self.grid, self.num_prefix = self.geo.grid, int(num_prefix)
         self.weights = weights
-        g = self.geo.grid[0] * self.geo.grid[1]
+        self.num_patches = g = self.grid[0] * self.grid[1]
         zeros = functools.partial(torch.zeros, dtype=dtype, device=device)
         lead = tuple(lead)
         self.sums = {
@@ -556,15 +556,14 @@ class HeadStatsReducer:
         self.seen = 0
 
     def _query_weights(self, q0: int, q: int, like: torch.Tensor) -> torch.Tensor:
-        g = self.geo.grid[0] * self.geo.grid[1]
         if self.weights is None:
-            return torch.full((q,), 1.0 / g, dtype=like.dtype, device=like.device)
+            return torch.full((q,), 1.0 / self.num_patches, dtype=like.dtype, device=like.device)
         return self.weights[..., q0 : q0 + q].to(like.dtype)
 
     def add(self, rows: torch.Tensor, q0: int) -> None:
         """Accumulate the rows ``[*lead, Q, N]`` of patch queries ``q0 .. q0+Q-1``."""
         rows = as_float(rows)
-        q, g = rows.shape[-2], self.geo.grid[0] * self.geo.grid[1]
+        q, g = rows.shape[-2], self.num_patches
         r = renorm_patch_keys(rows, self.num_prefix)  # [*lead, Q, G]
         wq = self._query_weights(q0, q, r)
         sums, span = self.sums, slice(q0, q0 + q)
@@ -583,7 +582,7 @@ class HeadStatsReducer:
 
     def result(self) -> dict[str, torch.Tensor]:
         """Every statistic (see :class:`HeadStats`), shape ``lead``; needs every query added."""
-        g = self.geo.grid[0] * self.geo.grid[1]
+        g = self.num_patches
         if self.seen != g:
             raise ValueError(f"the reducer saw {self.seen} of the {g} patch queries")
         s = self.sums
@@ -635,7 +634,7 @@ def head_stats(
     w = query_weights(query_mask, a.attn.shape[:-2], g, a.attn.device)
     if w is not None:
         w = w.expand(*a.attn.shape[:-2], g)
-    reducer = HeadStatsReducer(a.attn.shape[:-2], a.grid, p, a.patch_size, w,
+    reducer = HeadStatsReducer(a.attn.shape[:-2], a.grid, p, w,
                                dtype=a.attn.dtype, device=a.attn.device)
     step = query_chunk or g
     for q0 in range(0, g, step):
