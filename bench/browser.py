@@ -67,7 +67,8 @@ SIZES = """
 from ipywidgets.widgets.widget import _remove_buffers
 state, _, bufs = _remove_buffers(ex.get_state())
 reply, reply_bufs = ex.layer_data(0, 0)
-attn = ex.session.trace.attn[:, 0]  # [L, H, N, N]
+s = ex.session
+attn = torch.stack([s.layer_attention(0, b) for b in range(s.num_layers)])  # [L, H, N, N]
 L = attn.shape[0]
 bertviz = sum(len(json.dumps(attn[l].tolist())) for l in range(L)) + 2 * (L - 1) + 2
 tokens = ["[CLS]"] + [f"p{i}" for i in range(attn.shape[-1] - 1)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vitwidgets.core.cache import ByteCache, nbytes_of, parse_bytes
+from vitwidgets.core.cache import ByteCache, default_budget, nbytes_of, parse_bytes
 
 
 @pytest.mark.parametrize(("text", "size"), [
@@ -75,3 +75,14 @@ def test_put_without_eviction_keeps_only_what_fits():
     assert not cache.put("c", _mb(1), evict=False)
     assert "a" in cache and "b" in cache and "c" not in cache
     assert "MiB" in str(cache.info())
+
+
+def test_a_view_counts_the_storage_it_keeps_alive():
+    qkv = torch.zeros(3, 4, 256)  # like timm's fused qkv output
+    k = qkv[1]
+    assert nbytes_of(k) == qkv.numel() * 4 and nbytes_of(k.clone()) == k.numel() * 4
+
+
+def test_default_budget_on_the_cpu_is_a_32nd_of_memory_within_256_mib_and_1_gib():
+    budget = default_budget("cpu")
+    assert 256 * 2**20 <= budget <= 2**30

@@ -56,7 +56,7 @@ def test_aligned_canvas_peaks_left_of_the_query_for_the_offset_head(session):
 def test_layer_table_and_proposals(session):
     table = session.layer_table(0)
     assert set(table) == {"distance_px", "entropy", "nmi", "prefix_share", "offset_dy",
-                          "offset_dx"}
+                          "offset_dx", "share_cls"}
     assert all(v.shape == (3, 3) for v in table.values())
     stats = session.head_stats(0)
     np.testing.assert_allclose(table["distance_px"], stats.distance_patches.double().numpy() * 8)
@@ -89,16 +89,17 @@ def test_traces_a_session_needs():
         Session(tr)
 
 
-def test_session_from_a_tiny_timm_vit_traces_in_batches():
+def test_session_from_a_tiny_timm_vit_is_lazy_and_matches_a_single_image_trace():
     import timm
 
     module = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=32, depth=2,
                                num_classes=0)
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 255, (40, 48, 3), dtype=np.uint8) for _ in range(3)]
-    s = Session.from_model(vw.load_model(module), images, batch_size=2)
-    assert s.num_images == 3 and s.num_layers == 2 and s.grid == (2, 2)
-    assert s.trace.attn.shape == (2, 3, 3, 5, 5)
+    s = Session.from_model(vw.load_model(module), images)
+    assert s.num_images == 3 and s.num_layers == 2 and s.grid == (2, 2) and s.lazy
+    assert s.trace is None and s.cache_info().entries[0][0] == ("pixels", 0)
+    assert s.layer_attention(2, 1).shape == (3, 5, 5)
     assert s.identity["num_layers"] == 2 and len(s.identity["weights_sha256"]) == 64
     single = Session.from_model(s.model, images[2])
     torch.testing.assert_close(single.layer_attention(0, 1), s.layer_attention(2, 1),

@@ -11,12 +11,12 @@ import pytest
 import torch
 import traitlets
 from factories import IDENTITY, make_trace, toy_trace
-from ipywidgets.widgets.widget import _remove_buffers
 
 import vitwidgets as vw
 from vitwidgets.core.annotations import AnnotationFileError
 from vitwidgets.core.session import Session
 from vitwidgets.widgets import AttentionExplorer, HeadAnnotator, LayerMetrics, _base, explore
+from vitwidgets.widgets._wire import synced_bytes
 
 XSS = '<img src=x onerror="alert(1)">'
 
@@ -131,7 +131,7 @@ def test_layer_data_describes_every_buffer_with_name_shape_and_dtype(session):
 
 
 def test_commands_are_collected_from_the_class():
-    assert AttentionExplorer._commands == {"layer_data": "layer_data"}
+    assert AttentionExplorer._commands == {"layer_data": "layer_data", "rows": "rows"}
     assert set(HeadAnnotator._commands) == {"set", "accept", "add_tag"}
 
 
@@ -165,11 +165,6 @@ def test_link_keeps_selections_in_step_and_can_be_undone(session, tmp_path):
     with pytest.raises(ValueError, match="at least two"):
         vw.link(a)
 
-
-def synced_bytes(widget) -> int:
-    """Bytes of a widget's synced state as the comm sends it: JSON plus binary buffers."""
-    state, _paths, buffers = _remove_buffers(widget.get_state())
-    return len(json.dumps(state).encode()) + sum(len(memoryview(b).cast("B")) for b in buffers)
 
 
 def test_payload_to_open_the_explorer_on_vit_b16_is_under_1_80_of_bertviz_json(capsys):

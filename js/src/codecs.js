@@ -6,8 +6,9 @@
 //   "q"          [H, N, d]           float16  (queries times the attention scale)
 //   "k"          [H, N, d]           float16  (keys)
 //   "lse"        [H, N]              float32  (log-sum-exp of each query's logits)
-//   "rows"       [Q, H, N]           float16  (rows answered by the kernel for the queries/keys
-//                                              in result.queries)
+//   "rows"       [T, H', N]          float16  (a `rows` reply: the kernel's rows for the T tokens
+//                                              in result.tokens; H' = H for kind "row"/"column",
+//                                              1 for "rollout")
 // float16 is IEEE half, float32 IEEE single, both little-endian. Buffers arrive as DataViews
 // whose byteOffset may be odd; they are decoded to new Float32Arrays.
 

@@ -39,9 +39,8 @@ export function createRowFetcher({ request, isCached, onRows, onError = () => {}
   let pending = null; // a job
   let lastWanted = null; // the job prefetches are suggested around; null stops prefetching
   let sentKeys = new Set(); // keys already requested since the last reset (prefetch skips them)
-  let sent = 0;
-  let tokens = 0;
-  let disposed = false;
+  let sent = 0, tokens = 0;
+  let disposed = false, settling = false; // settling: inside onRows/onError, a want waits for sendNext
 
   function send(job) {
     const token = ++tokens;
@@ -61,6 +60,7 @@ export function createRowFetcher({ request, isCached, onRows, onError = () => {}
     if (disposed || inFlight?.token !== token) return;
     const { job } = inFlight;
     inFlight = null;
+    settling = true;
     try {
       if (!err) onRows(job, reply);
       else {
@@ -68,6 +68,7 @@ export function createRowFetcher({ request, isCached, onRows, onError = () => {}
         if (!job.prefetch && !err.cancelled) onError(job, err);
       }
     } finally {
+      settling = false;
       if (!disposed) sendNext();
     }
   }
@@ -88,7 +89,7 @@ export function createRowFetcher({ request, isCached, onRows, onError = () => {}
     } else if (inFlight && inFlight.job.key === job.key) {
       pending = null;
       if (inFlight.job.prefetch) inFlight.job = job; // now wanted: its error will be reported
-    } else if (inFlight) {
+    } else if (inFlight || settling) {
       pending = job;
     } else {
       send(job);

@@ -88,8 +88,10 @@ test("status line: info, error with retry, cleared; the loader's hooks use it", 
   setStatus(v, null);
   assert.deepEqual([v.status.textContent, v.root.dataset.error, v.status.dataset.kind], ["", "", ""]);
   let ready = 0;
-  const hooks = loaderHooks(v, { ready: () => { ready += 1; }, retry: () => { retried += 1; } });
+  let loading = 0;
+  const hooks = loaderHooks(v, { ready: () => { ready += 1; }, retry: () => { retried += 1; }, loading: () => { loading += 1; } });
   hooks.onLoading({ layer: 4, mode: "rollout" });
+  assert.equal(loading, 1, "paints what is at hand while loading");
   assert.deepEqual([v.root.dataset.ready, v.root.dataset.loading, v.status.textContent], ["false", "true", "loading layer 4 (rollout)…"]);
   hooks.onError(new Error("ValueError: nope"));
   assert.equal(v.root.dataset.loading, "false");
@@ -97,8 +99,10 @@ test("status line: info, error with retry, cleared; the loader's hooks use it", 
   v.status.querySelector("button.vw-retry").click();
   assert.equal(retried, 2);
   assert.equal(v.root.dataset.error, "", "retry clears the error");
+  hooks.onLoading({ layer: 4, mode: "rollout" });
   hooks.onReady();
   assert.equal(ready, 1);
+  assert.equal(v.root.dataset.loading, "false", "ready ends the loading");
 });
 
 test("head cells and the structure of a model shape", () => {

@@ -36,7 +36,77 @@ function alignedMaps() {
   return a;
 }
 
-function makeModel() {
+// The same attention as scaled queries and keys (d = N): head 0's query i is 30 along the axis
+// of its right neighbour, head 1's queries are ln 108 along CLS; keys are the axes. Softmax
+// gives head 0 ~1 on the right neighbour, head 1 0.9 on CLS and 0.1 / 12 on each patch.
+const D = N;
+function layerQk() {
+  const q = new Float32Array(H * N * D);
+  const k = new Float32Array(H * N * D);
+  const lse = new Float32Array(H * N);
+  for (let i = 0; i < N; i++) {
+    const row = i < P ? 0 : Math.floor((i - P) / GW);
+    const col = i < P ? 0 : (i - P) % GW;
+    q[(0 * N + i) * D + P + row * GW + ((col + 1) % GW)] = 30;
+    q[(1 * N + i) * D + 0] = Math.log(108);
+    for (let h = 0; h < H; h++) k[(h * N + i) * D + i] = 1;
+    lse[0 * N + i] = 30 + Math.log(1 + (N - 1) * Math.exp(-30));
+    lse[1 * N + i] = Math.log(108 + (N - P));
+  }
+  return { q, k, lse };
+}
+
+/** The fake kernel's `rows` values [T, H', N] of kind for tokens (rollout: head 0's rows). */
+function kernelRows(kind, tokens) {
+  const a = layerAttention();
+  const heads = kind === "rollout" ? [0] : [0, 1];
+  const out = [];
+  for (const t of tokens) {
+    for (const h of heads) {
+      for (let j = 0; j < N; j++) out.push(kind === "column" ? a[(h * N + j) * N + t] : a[(h * N + t) * N + j]);
+    }
+  }
+  return { shape: [tokens.length, heads.length, N], values: out };
+}
+
+function layerParts(include, form) {
+  const parts = [];
+  if (include.includes("attention") && form === "dense") parts.push({ name: "attention", shape: [H, N, N], values: layerAttention() });
+  if (include.includes("attention") && form === "qk") {
+    const { q, k, lse } = layerQk();
+    parts.push({ name: "q", shape: [H, N, D], values: q }, { name: "k", shape: [H, N, D], values: k }, { name: "lse", shape: [H, N], values: lse });
+  }
+  if (include.includes("rollout") && form !== "kernel") parts.push({ name: "rollout", shape: [N, N], values: layerAttention().subarray(0, N * N) });
+  if (include.includes("aligned")) parts.push({ name: "aligned", shape: [H, 2 * GH - 1, 2 * GW - 1], values: alignedMaps() });
+  return parts;
+}
+
+/** The kernel's reply to one request: [content, buffers] (lse goes as float32). */
+function kernelReply(msg, form) {
+  const { layer, include, kind, tokens } = msg.params;
+  if (layer === L - 1) return [{ kind: "reply", id: msg.id, ok: false, error: "ValueError: layer 2 is broken on purpose" }];
+  if (msg.method === "rows") {
+    const [content, buffers] = layerDataReply(msg.id, [{ name: "rows", ...kernelRows(kind, tokens) }]);
+    Object.assign(content.result, { image: msg.params.image, layer, kind, tokens });
+    return [content, buffers];
+  }
+  const parts = layerParts(include, form ?? "dense");
+  const [content, buffers] = layerDataReply(msg.id, parts);
+  parts.forEach((p, i) => {
+    if (p.name !== "lse") return;
+    content.result.arrays[i].dtype = "float32";
+    buffers[i] = new DataView(Float32Array.from(p.values).buffer);
+  });
+  if (form !== undefined && include.includes("attention")) Object.assign(content.result, { attention_form: form, head_dim: D });
+  if (form !== undefined && include.includes("rollout")) content.result.rollout_form = form === "kernel" ? "kernel" : "dense";
+  return [content, buffers];
+}
+
+/**
+ * A fake model over a fake kernel answering `layer_data` in `form` (undefined: an older kernel
+ * that names no form, i.e. dense) after `layerDelay` ms and `rows` after 1 ms.
+ */
+function makeModel({ form, layerDelay = 1 } = {}) {
   const model = new FakeModel({
     model_name: "toy", num_layers: L, num_heads: H, grid: [GH, GW], patch_size: 16,
     prefix_names: ["cls"], num_images: 1, image_index: 0, layer: 0, head: 0, query: -1,
@@ -44,31 +114,26 @@ function makeModel() {
     request_timeout_ms: 2000, _image: new DataView(new ArrayBuffer(0)), _image_format: "image/png", _thumbnails: [],
     _modes: MODES, _colormaps: COLORMAPS,
   });
+  Object.assign(model, { rowsOpen: 0, maxRowsOpen: 0 });
   model.onSend = (msg) => {
     if (msg.kind !== "request") return;
+    const rows = msg.method === "rows";
+    if (rows) model.maxRowsOpen = Math.max(model.maxRowsOpen, ++model.rowsOpen);
     setTimeout(() => {
-      const { layer, include } = msg.params;
-      if (layer === L - 1) {
-        model.emit("msg:custom", { kind: "reply", id: msg.id, ok: false, error: "ValueError: layer 2 is broken on purpose" });
-        return;
-      }
-      const parts = [];
-      if (include.includes("attention")) parts.push({ name: "attention", shape: [H, N, N], values: layerAttention() });
-      if (include.includes("rollout")) parts.push({ name: "rollout", shape: [N, N], values: layerAttention().subarray(0, N * N) });
-      if (include.includes("aligned")) parts.push({ name: "aligned", shape: [H, 2 * GH - 1, 2 * GW - 1], values: alignedMaps() });
-      model.emit("msg:custom", ...layerDataReply(msg.id, parts));
-    }, 1);
+      if (rows) model.rowsOpen -= 1;
+      model.emit("msg:custom", ...kernelReply(msg, form));
+    }, rows ? 1 : layerDelay);
   };
   return model;
 }
 
-/** Render the explorer with a fresh fake model and wait for its first paint. */
+/** Render the explorer with a fresh fake model and wait for its first paint from the whole layer. */
 async function mountPainted(model = makeModel()) {
   const el = document.createElement("div");
   document.body.appendChild(el);
   const cleanup = explorer.render({ model, el });
   const root = el.querySelector(".vw-explorer");
-  await until(() => root.dataset.ready === "true", "first paint");
+  await until(() => root.dataset.ready === "true" && root.dataset.loading === "false", "first paint");
   return { model, el, root, cleanup };
 }
 
@@ -79,8 +144,7 @@ function hoverToken(canvas, layout, token) {
 
 test("hover paints every head's row from the shipped layer; keys and errors round-trip", async () => {
   const { model, el, root, cleanup } = await mountPainted();
-  const first = model.sent.find((m) => m.kind === "request");
-  assert.equal(first.method, "layer_data");
+  const first = model.sent.find((m) => m.method === "layer_data");
   assert.deepEqual(first.params, { image: 0, layer: 0, mode: "row", include: ["attention"] });
 
   const heads = el.querySelectorAll("canvas.vw-head");
@@ -203,5 +267,75 @@ test("mode buttons and colour maps are built from _modes and _colormaps and foll
   model.set("_colormaps", ["gray", "magma"]);
   assert.deepEqual([...el.querySelectorAll("select.vw-colormap option")].map((o) => o.textContent), ["gray", "magma"]);
   assert.equal(el.querySelector("select.vw-colormap").value, "gray");
+  cleanup();
+});
+
+const focusLayout = () => gridLayout({ gh: GH, gw: GW, numPrefix: P, cell: fitCell(GW, P, GH, 380) });
+const smallLayout = () => gridLayout({ gh: GH, gw: GW, numPrefix: P, cell: fitCell(GW, P, GH, 150) });
+const rgbAt = (canvas, layout, t) => { const r = layout.cellRect(t); return pixel(canvas, r.x + r.w / 2, r.y + r.h / 2).slice(0, 3); };
+const methods = (model) => model.sent.filter((m) => m.kind === "request").map((m) => m.method);
+
+test("a qk layer answers hover in the browser: rows and columns as from dense attention", async () => {
+  const { model, el, root, cleanup } = await mountPainted(makeModel({ form: "qk" }));
+  assert.equal(root.dataset.attentionForm, "qk");
+  const focusCanvas = el.querySelector("canvas.vw-focus");
+  const heads = el.querySelectorAll("canvas.vw-head");
+  hoverToken(focusCanvas, focusLayout(), 6);
+  assert.equal(root.dataset.query, "6", "painted at once, no kernel round trip");
+  assert.deepEqual(rgbAt(heads[0], smallLayout(), 7), [255, 255, 255]);
+  assert.ok(rgbAt(heads[0], smallLayout(), 9)[0] < 20);
+  assert.deepEqual(rgbAt(heads[1], smallLayout(), 0), [255, 255, 255]);
+  assert.match(el.querySelector(".vw-readout").textContent, /patch \(row 1, col 2\) \(100\.0%\)/);
+  el.querySelector('.vw-modes button[data-mode="column"]').click();
+  await until(() => root.dataset.mode === "column" && root.dataset.ready === "true", "column mode");
+  hoverToken(focusCanvas, focusLayout(), 3);
+  assert.deepEqual(rgbAt(focusCanvas, focusLayout(), 2), [255, 255, 255], "key 3 is looked at by query 2");
+  assert.ok(rgbAt(focusCanvas, focusLayout(), 3)[0] < 20);
+  assert.deepEqual(methods(model).filter((m) => m === "rows").length, 1, "only the first paint's rows");
+  cleanup();
+});
+
+test("a kernel-form layer asks the kernel on hover; a pointer storm keeps one request in flight", async () => {
+  const { model, el, root, cleanup } = await mountPainted(makeModel({ form: "kernel" }));
+  assert.equal(root.dataset.attentionForm, "kernel");
+  const focusCanvas = el.querySelector("canvas.vw-focus");
+  const heads = el.querySelectorAll("canvas.vw-head");
+  hoverToken(focusCanvas, focusLayout(), 6);
+  await until(() => root.dataset.query === "6", "rows of query 6 painted");
+  assert.deepEqual(rgbAt(heads[0], smallLayout(), 7), [255, 255, 255]);
+  assert.deepEqual(rgbAt(heads[1], smallLayout(), 0), [255, 255, 255]);
+  for (let round = 0; round < 3; round++) {
+    for (let t = 1; t < N; t++) {
+      hoverToken(focusCanvas, focusLayout(), t);
+      assert.ok(Number(root.dataset.rowsInFlight) <= 1);
+    }
+  }
+  await until(() => root.dataset.query === String(N - 1), "the last hovered query painted");
+  assert.equal(model.maxRowsOpen, 1, "never two rows requests at once");
+  assert.ok(Number(root.dataset.kernelRows) >= 3);
+  const rowsSent = model.sent.filter((m) => m.method === "rows").length;
+  assert.ok(rowsSent < 3 * (N - 1), `${rowsSent} rows requests for ${3 * (N - 1)} pointer moves`);
+  // rollout over a kernel layer: the heads' rows and the rollout row both come from `rows`
+  el.querySelector('.vw-modes button[data-mode="rollout"]').click();
+  await until(() => root.dataset.mode === "rollout" && root.dataset.ready === "true" && root.dataset.loading === "false", "rollout painted");
+  assert.ok(model.sent.some((m) => m.method === "rows" && m.params.kind === "rollout"));
+  assert.equal(model.sent.filter((m) => m.method === "layer_data").every((m) => m.params.layer === 0), true, "no neighbour prefetch");
+  cleanup();
+});
+
+test("before a big layer arrives the shown query's rows are asked for first and painted", async () => {
+  const model = makeModel({ layerDelay: 150 });
+  const el = document.createElement("div");
+  document.body.appendChild(el);
+  const cleanup = explorer.render({ model, el });
+  const root = el.querySelector(".vw-explorer");
+  assert.deepEqual(methods(model), ["rows", "layer_data"]);
+  assert.deepEqual(model.sent[0].params, { image: 0, layer: 0, kind: "row", tokens: [0] });
+  await until(() => root.dataset.ready === "true", "painted from the rows");
+  assert.equal(root.dataset.loading, "true", "the layer is still on the way");
+  assert.equal(root.dataset.kernelRows, "1");
+  assert.deepEqual(rgbAt(el.querySelectorAll("canvas.vw-head")[1], smallLayout(), 0), [255, 255, 255], "CLS's row, head 1");
+  await until(() => root.dataset.loading === "false", "the layer arrived");
+  assert.equal(root.dataset.attentionForm, "dense");
   cleanup();
 });

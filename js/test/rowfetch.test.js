@@ -201,3 +201,29 @@ test("firstPrefetch skips cached and sent keys", () => {
   assert.equal(firstPrefetch([job("a")], isCached, new Set()), null);
   assert.equal(firstPrefetch(undefined, isCached, new Set()), null);
 });
+
+test("a want made inside onRows (a repaint asking for more) is sent once, after the settle", async () => {
+  const calls = [];
+  const cache = new Set();
+  const settles = [];
+  const fetcher = createRowFetcher({
+    request: (params) => {
+      calls.push(params.key);
+      let resolve;
+      const promise = new Promise((res) => { resolve = res; });
+      settles.push(resolve);
+      return { id: params.key, promise };
+    },
+    isCached: (key) => cache.has(key),
+    onRows: (done) => {
+      cache.add(done.key);
+      fetcher.want(job("b")); // the repaint still wants b, the pending job
+    },
+  });
+  fetcher.want(job("a"));
+  fetcher.want(job("b")); // pending
+  settles[0]();
+  await flush();
+  assert.deepEqual(calls, ["a", "b"], "b once, not twice");
+  assert.deepEqual(fetcher.stats(), { inFlight: 1, pending: 0, sent: 2 });
+});

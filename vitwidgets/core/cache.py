@@ -9,8 +9,10 @@ its caller but not kept.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, fields, is_dataclass
@@ -18,7 +20,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["ByteCache", "CacheInfo", "parse_bytes", "default_budget", "nbytes_of"]
+__all__ = ["ByteCache", "CacheInfo", "parse_bytes", "format_bytes", "default_budget", "nbytes_of"]
 
 _UNITS = {
     "": 1, "b": 1,
@@ -52,8 +54,9 @@ def parse_bytes(value: int | float | str, *, what: str = "cache budget") -> int:
 
 def default_budget(device: torch.device | str) -> int:
     """The budget a session gets unless told otherwise: a quarter of the GPU's memory on CUDA;
-    on the CPU a sixteenth of the machine's memory, clamped to 512 MiB .. 2 GiB (the model's
-    weights and the kernel's other work need the rest)."""
+    on the CPU a 32nd of the machine's memory, clamped to 256 MiB .. 1 GiB (the model's
+    weights, the kernel's other work and the allocator's slack need the rest: DINOv2-L/14 at
+    518 px peaks near 3.6 GB with a 768 MiB cache)."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_properties(device).total_memory // 4
@@ -61,13 +64,15 @@ def default_budget(device: torch.device | str) -> int:
         ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
         ram = 8 * 2**30
-    return int(min(max(ram // 16, 512 * 2**20), 2 * 2**30))
+    return int(min(max(ram // 32, 256 * 2**20), 2**30))
 
 
 def nbytes_of(value: Any) -> int:
-    """Bytes of every tensor in ``value`` (tensors, tuples, lists, dicts, dataclasses)."""
+    """Bytes of every tensor in ``value`` (tensors, tuples, lists, dicts, dataclasses): the
+    bytes each tensor keeps alive, i.e. its whole storage when it is a view into a bigger one
+    (a key sliced out of timm's fused ``qkv`` output holds all of it)."""
     if isinstance(value, torch.Tensor):
-        return value.numel() * value.element_size()
+        return max(value.untyped_storage().nbytes(), value.numel() * value.element_size())
     if isinstance(value, (tuple, list)):
         return sum(nbytes_of(v) for v in value)
     if isinstance(value, dict):
@@ -75,6 +80,17 @@ def nbytes_of(value: Any) -> int:
     if is_dataclass(value) and not isinstance(value, type):
         return sum(nbytes_of(getattr(value, f.name)) for f in fields(value))
     return 0
+
+
+def format_bytes(n: int | float) -> str:
+    """``n`` bytes for people: ``"812 B"``, ``"5.6 MiB"``, ``"1.50 GiB"``."""
+    if n < 2**10:
+        return f"{int(n)} B"
+    if n < 2**20:
+        return f"{n / 2**10:.1f} KiB"
+    if n < 2**30:
+        return f"{n / 2**20:.1f} MiB"
+    return f"{n / 2**30:.2f} GiB"
 
 
 @dataclass(frozen=True)
@@ -96,10 +112,22 @@ class CacheInfo:
         for key, size in self.entries:
             kind = key[0] if isinstance(key, tuple) and key else str(key)
             kinds.setdefault(str(kind), []).append(size)
-        parts = ", ".join(f"{k}: {len(v)} ({sum(v) / 2**20:.1f} MiB)" for k, v in kinds.items())
-        return (f"{self.used / 2**20:.1f} of {self.budget / 2**20:.1f} MiB in "
+        parts = ", ".join(f"{k}: {len(v)} ({format_bytes(sum(v))})" for k, v in kinds.items())
+        return (f"{format_bytes(self.used)} of {format_bytes(self.budget)} in "
                 f"{len(self.entries)} entries ({parts or 'empty'}); {self.hits} hits, "
                 f"{self.misses} misses, {self.evictions} evicted")
+
+
+_MISSING = object()
+
+
+def _locked(method):
+    """Run a ByteCache method under the cache's lock (entries and counters change together)."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return locked
 
 
 class ByteCache:
@@ -114,6 +142,8 @@ class ByteCache:
         self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self.used = 0
         self.hits = self.misses = self.evictions = self.not_kept = 0
+        # the lazy session fills the cache from a background thread while the kernel answers
+        self._lock = threading.RLock()
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self._entries
@@ -121,6 +151,7 @@ class ByteCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @_locked
     def get(self, key: Hashable, default: Any = None) -> Any:
         """The entry (now the most recently used), or ``default``."""
         if key not in self._entries:
@@ -130,6 +161,7 @@ class ByteCache:
         self._entries.move_to_end(key)
         return self._entries[key][0]
 
+    @_locked
     def put(self, key: Hashable, value: Any, *, evict: bool = True) -> bool:
         """Keep ``value`` under ``key`` (replacing an older entry), evicting the least recently
         used entries to make room; with ``evict=False`` only when it fits without evicting.
@@ -149,6 +181,7 @@ class ByteCache:
         self.used += size
         return True
 
+    @_locked
     def pop(self, key: Hashable) -> Any:
         entry = self._entries.pop(key, None)
         if entry is None:
@@ -157,18 +190,20 @@ class ByteCache:
         return entry[0]
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """The entry, or ``compute()`` kept under ``key`` (when it fits) and returned."""
-        if key in self._entries:
-            return self.get(key)
-        self.misses += 1
-        value = compute()
-        self.put(key, value)
+        """The entry, or ``compute()`` kept under ``key`` (when it fits) and returned. The lock
+        is not held while computing: two threads may both compute a missing entry."""
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            value = compute()
+            self.put(key, value)
         return value
 
+    @_locked
     def clear(self) -> None:
         self._entries.clear()
         self.used = 0
 
+    @_locked
     def info(self) -> CacheInfo:
         return CacheInfo(
             budget=self.budget, used=self.used,

@@ -67,16 +67,19 @@ def check_bundle(name: str) -> None:
         raise FileNotFoundError(_missing_message(path))
 
 
-def as_session(model_or_session: Any, images: Any = None) -> Session:
+def as_session(model_or_session: Any, images: Any = None, cache: Any = None) -> Session:
     """A :class:`Session` from a session, or from a model (anything
-    :func:`vitwidgets.load_model` takes) and images."""
+    :func:`vitwidgets.load_model` takes) and images, with a ``cache`` budget (``"2GB"``)."""
     if isinstance(model_or_session, Session):
         if images is not None:
             raise ValueError("pass images when giving a model, not with a Session")
+        if cache is not None:
+            raise ValueError("a Session has its cache already: give cache= to "
+                             "Session.from_model, or give a model here")
         return model_or_session
     if images is None:
         raise ValueError("give the images to look at, e.g. vw.explore(model, image)")
-    return Session.from_model(load_model(model_or_session), images)
+    return Session.from_model(load_model(model_or_session), images, cache=cache)
 
 
 def reject_unknown(what: str, given: Iterable[str], valid: Iterable[str]) -> None:

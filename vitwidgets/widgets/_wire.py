@@ -8,12 +8,13 @@ dtype}`` (as jupyter-scatter's ndarray serializer does); the frontend decodes th
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import torch
 from PIL import Image
 
-__all__ = ["encode_array", "png_bytes", "WIRE_DTYPES"]
+__all__ = ["encode_array", "png_bytes", "synced_bytes", "WIRE_DTYPES"]
 
 #: dtypes the frontend decodes (js/src/codecs.js), by wire name
 WIRE_DTYPES = {"float16": torch.float16, "float32": torch.float32}
@@ -41,3 +42,12 @@ def png_bytes(rgb: torch.Tensor | np.ndarray, max_side: int | None = None) -> by
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=False, compress_level=6)
     return buf.getvalue()
+
+
+def synced_bytes(widget) -> int:
+    """Bytes of a widget's synced state as the comm sends it when displayed: JSON plus binary
+    buffers (what a browser receives before it can draw anything)."""
+    from ipywidgets.widgets.widget import _remove_buffers
+
+    state, _paths, buffers = _remove_buffers(widget.get_state())
+    return len(json.dumps(state).encode()) + sum(len(memoryview(b).cast("B")) for b in buffers)

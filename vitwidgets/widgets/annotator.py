@@ -15,6 +15,7 @@ from vitwidgets.core.indexing import block_index, check_head
 from vitwidgets.core.session import Session
 
 from ._base import CommandWidget, bundle, command, trait_check, widget_session
+from ._progress import watch_metrics
 
 
 def default_annotation_path(model_name: str) -> Path:
@@ -88,22 +89,37 @@ class HeadAnnotator(CommandWidget):
             file, session.identity, num_layers=session.num_layers,
             num_heads=session.num_heads, autosave=autosave,
         )
-        self.proposals = session.proposals()
-        rows = [
-            {
-                "layer": p["layer"],
-                "head": p["head"],
-                "proposed": proposal_to_tag(p),
-                "direction": p.get("direction"),
-                "rule": p["rule"],
-                "evidence": evidence_text(p),
-            }
-            for p in self.proposals
-        ]
+        #: proposed tags per head (empty until every image's metrics are in)
+        self.proposals: list[dict] = []
         super().__init__(
             session=session, num_layers=session.num_layers, num_heads=session.num_heads,
-            rows=rows, path=str(self.store.path), **options,
+            rows=self._rows_of(session, []), path=str(self.store.path), **options,
         )
+        self._sync_from_store()
+        watch_metrics(session, self._metrics_changed)
+
+    @staticmethod
+    def _rows_of(session: Session, proposals: list[dict]) -> list[dict]:
+        """One table row per head; without proposals (metrics still filling in) the proposed
+        tag, rule and evidence are empty."""
+        by_head = {(p["layer"], p["head"]): p for p in proposals}
+        rows = []
+        for layer in range(session.num_layers):
+            for head in range(session.num_heads):
+                p = by_head.get((layer, head))
+                rows.append({
+                    "layer": layer, "head": head,
+                    "proposed": proposal_to_tag(p) if p else "",
+                    "direction": p.get("direction") if p else None,
+                    "rule": p["rule"] if p else "",
+                    "evidence": evidence_text(p) if p else "",
+                })
+        return rows
+
+    def _metrics_changed(self) -> None:
+        if self.session.metrics_ready(None) and not self.proposals:
+            self.proposals = self.session.proposals()
+            self.rows = self._rows_of(self.session, self.proposals)
         self._sync_from_store()
 
     @traitlets.validate("layer")
@@ -154,6 +170,9 @@ class HeadAnnotator(CommandWidget):
             done = f"saved {saved} to {where}" if saved else f"will save to {where}"
             n = len(self.store)
             self.status = f"{n} head{'' if n == 1 else 's'} annotated · {done}"
+            got, total = self.session.metrics_progress()
+            if got < total:
+                self.status += f" · proposed tags once all metrics are in ({got} of {total} images)"
 
     # -- commands from the frontend -----------------------------------------------------------
     def _ok(self) -> tuple[dict, list]:

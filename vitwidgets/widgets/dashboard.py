@@ -53,6 +53,7 @@ def explore(
     images: Any = None,
     *,
     annotations: str | os.PathLike | None = None,
+    cache: str | int | None = None,
     **explorer_options: Any,
 ) -> Dashboard:
     """Look inside a ViT: attention per head, metrics per layer and head annotation, linked.
@@ -62,6 +63,8 @@ def explore(
         images: one image or a list (a strip of thumbnails switches between them).
         annotations: the head-annotation JSON file (default ``./<model name>.heads.json``);
             edits are saved to it atomically as they happen.
+        cache: byte budget of what the analysis keeps (``"2GB"``, ``"512 MiB"``, bytes;
+            default a share of the device's memory); see ``session.cache_info()``.
         **explorer_options: initial explorer traits (``layer``, ``head``, ``mode``,
             ``colormap``, ``opacity``, ``log_scale``, ...); an unknown keyword raises
             ``TypeError`` listing the valid ones.
@@ -70,7 +73,7 @@ def explore(
         A :class:`Dashboard` (display it, or let the notebook show it as the cell's value).
     """
     reject_unknown("explore()", explorer_options, options_of(AttentionExplorer) - {"layout"})
-    session = as_session(model, images)
+    session = as_session(model, images, cache)
     explorer = AttentionExplorer(session, **explorer_options)
     layer_metrics = LayerMetrics(session)
     annotator = HeadAnnotator(session, path=annotations)

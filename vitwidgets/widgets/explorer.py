@@ -17,6 +17,45 @@ from ._wire import encode_array, png_bytes
 THUMBNAIL_SIDE = 96
 #: parts of a layer the browser may ask for (``layer_data``'s ``include``)
 LAYER_PARTS = ("attention", "rollout", "aligned")
+#: what the ``rows`` command answers: attention rows, attention columns, rollout rows
+ROW_KINDS = ("row", "column", "rollout")
+#: tokens one ``rows`` request may ask for
+MAX_ROW_TOKENS = 16
+#: a layer's attention at most this big is shipped as it is (exact and simplest), even when
+#: its queries and keys would be smaller
+DENSE_LAYER_BYTES = 2**20
+
+
+#: how a layer's attention reaches the browser: chosen by size, or forced
+LAYER_FORMS = ("auto", "dense", "qk", "kernel")
+
+
+def attention_form(session: Session, max_layer_bytes: int, forced: str = "auto") -> str:
+    """How the browser gets a layer's attention: ``"dense"`` (``[H, N, N]`` float16) when it
+    is at most :data:`DENSE_LAYER_BYTES`, or at most ``max_layer_bytes`` and the session has no
+    queries and keys; else ``"qk"`` (q, k ``[H, N, d]`` float16 and the log-sum-exp ``[H, N]``
+    float32: ``2 * H * N * (2 d + 2)`` bytes) when that is at most ``max_layer_bytes``; else
+    ``"kernel"``: the browser asks for the rows it shows (``rows``). ``forced`` (not
+    ``"auto"``) picks the form regardless of size."""
+    if forced == "qk" and not session.lazy:
+        raise ValueError("layer_form='qk' needs queries and keys: a session from a model "
+                         "(Session.from_model), not from a trace of attention")
+    if forced != "auto":
+        return forced
+    h, n = session.num_heads, session.num_tokens
+    dense = h * n * n * 2
+    if dense <= min(DENSE_LAYER_BYTES, max_layer_bytes) or (
+        not session.lazy and dense <= max_layer_bytes
+    ):
+        return "dense"
+    if session.lazy and 2 * h * n * (2 * session.head_dim + 2) <= max_layer_bytes:
+        return "qk"
+    return "kernel"
+
+
+def rollout_form(session: Session, max_layer_bytes: int) -> str:
+    """``"dense"`` (``[N, N]`` float16) when it fits ``max_layer_bytes``, else ``"kernel"``."""
+    return "dense" if session.num_tokens**2 * 2 <= max_layer_bytes else "kernel"
 
 
 def _derived(trait: traitlets.TraitType) -> traitlets.TraitType:
@@ -28,10 +67,13 @@ class AttentionExplorer(CommandWidget):
     """Per-head attention of a ViT over its image, answered in the browser on hover.
 
     Hovering a patch shows, for the selected layer, that query's attention to every token for
-    all heads (small multiples) and for the focused head (large view). The browser holds the
-    selected layer's attention ``[H, N, N]`` as float16 and asks the kernel only when the
-    image, layer or mode changes (about ``H * N^2 * 2`` bytes per layer: 0.93 MB for ViT-B/16
-    at 224 px).
+    all heads (small multiples) and for the focused head (large view). Hover is answered in
+    the browser from what the kernel sends once per image and layer (:func:`attention_form`):
+    the layer's attention ``[H, N, N]`` float16 for small layers (0.93 MB for ViT-B/16 at 224
+    px), its queries and keys for big ones (5.6 MB instead of 60 MB for DINOv2-L/14 at 518
+    px; rows are ``softmax(q k^T)`` of the float16 q and k, within about 1e-3 of the kernel's
+    rows), and beyond ``max_layer_bytes`` the kernel answers the hovered query's rows
+    (``[H, N]`` float16, at most one request in flight, the newest hover winning).
 
     Args:
         model: a ``ViTModel`` (or anything ``vw.load_model`` takes, or a :class:`Session`).
@@ -71,6 +113,13 @@ class AttentionExplorer(CommandWidget):
     #: labels under the head maps: {"layer:head": tag}, e.g. from the HeadAnnotator
     head_tags = traitlets.Dict(traitlets.Unicode()).tag(sync=True)
     request_timeout_ms = traitlets.Int(60_000).tag(sync=True)
+    #: the most bytes one layer may send the browser (attention, or queries and keys); beyond
+    #: it hover asks the kernel for rows (the default stays under jupyter-server's 10 MB
+    #: websocket message limit)
+    max_layer_bytes = traitlets.Int(8_000_000, min=0)
+    #: ``"auto"`` (by size, see :func:`attention_form`), or force ``"dense"``, ``"qk"`` or
+    #: ``"kernel"`` (e.g. to compare them)
+    layer_form = traitlets.Enum(LAYER_FORMS, "auto")
     # the vocabulary the frontend shows (its one home is vitwidgets.core.vocab)
     _modes = traitlets.List(
         [{"id": i, "label": label, "title": title} for i, label, title in MODE_INFO]
@@ -149,6 +198,10 @@ class AttentionExplorer(CommandWidget):
             raise traitlets.TraitError(f"query token {q} out of range -1..{n - 1}")
         return q
 
+    @traitlets.observe("max_layer_bytes", "layer_form")
+    def _form_changed(self, _change):
+        self._session_version += 1  # the browser drops what it holds in the old form
+
     @traitlets.observe("image_index")
     def _image_changed(self, change):
         self._image = png_bytes(self.session.image_rgb(change["new"]))
@@ -160,23 +213,67 @@ class AttentionExplorer(CommandWidget):
     ) -> tuple[dict, list[bytes]]:
         """What the browser needs to draw ``layer`` of image number ``image`` in ``mode``.
 
-        ``include`` lists the parts wanted: ``"attention"`` (``[H, N, N]`` float16) and at most
-        one of ``"rollout"`` (``[N, N]`` float16, blocks 0..layer) or ``"aligned"``
-        (``[H, 2gh-1, 2gw-1]`` float16). Returns the reply's JSON result and the buffers, in
-        the order of ``result["arrays"]`` (``{name, shape, dtype}`` each; attention first).
+        ``include`` lists the parts wanted: ``"attention"`` (in the form
+        :func:`attention_form` chooses, named in ``result["attention_form"]``) and at most one
+        of ``"rollout"`` (``[N, N]`` float16, blocks 0..layer, or ``"kernel"`` in
+        ``result["rollout_form"]``) or ``"aligned"`` (``[H, 2gh-1, 2gw-1]`` float16). Returns
+        the reply's JSON result and the buffers, in the order of ``result["arrays"]``
+        (``{name, shape, dtype}`` each).
         """
         s = self.session
         parts = self._check_layer_request(image, layer, mode, include)
-        encoded = [encode_array(part, self._layer_part(part, image, layer)) for part in parts]
+        layer = s.check_layer(layer)
+        result: dict[str, Any] = {"image": image, "layer": layer, "mode": mode}
+        encoded = []
+        for part in parts:
+            encoded += self._encode_part(part, image, layer, result)
         arrays = [desc for desc, _ in encoded]
         shapes = {desc["name"]: desc["shape"] for desc in arrays}
         extra = next((p for p in parts if p != "attention"), None)
-        result = {
-            "image": image, "layer": s.check_layer(layer), "mode": mode, "arrays": arrays,
-            "attention_shape": shapes.get("attention"),
-            "extra_shape": shapes.get(extra), "extra_mode": extra,
-        }
+        result.update(arrays=arrays, attention_shape=shapes.get("attention"),
+                      extra_shape=shapes.get(extra), extra_mode=extra)
         return result, [data for _, data in encoded]
+
+    def _encode_part(self, part: str, image: int, layer: int, result: dict) -> list:
+        s = self.session
+        if part == "aligned":
+            return [encode_array(part, s.aligned(image, layer))]
+        if part == "rollout":
+            form = result["rollout_form"] = rollout_form(s, self.max_layer_bytes)
+            return [encode_array(part, s.rollout(image, layer))] if form == "dense" else []
+        form = result["attention_form"] = attention_form(s, self.max_layer_bytes,
+                                                         self.layer_form)
+        if form == "dense":
+            return [encode_array(part, s.layer_attention(image, layer))]
+        if form == "kernel":
+            return []
+        qk, lse = s.layer_qk(image, layer)
+        result["head_dim"] = int(qk.q.shape[-1])
+        return [encode_array("q", qk.q), encode_array("k", qk.k),
+                encode_array("lse", lse, "float32")]
+
+    @command("rows")
+    def rows(self, image: int, layer: int, kind: str, tokens: list) -> tuple[dict, list[bytes]]:
+        """The kernel's answer to a hover it must compute: ``[T, H, N]`` float16 for the
+        tokens asked (``kind`` ``"row"``: each query's attention rows; ``"column"``: each key's
+        attention columns; ``"rollout"``: ``[T, 1, N]`` rollout rows of blocks 0..layer)."""
+        s = self.session
+        if kind not in ROW_KINDS:
+            raise ValueError(f"unknown kind {kind!r}; kinds: {', '.join(ROW_KINDS)}")
+        if not isinstance(tokens, list) or not 1 <= len(tokens) <= MAX_ROW_TOKENS:
+            raise ValueError(f"tokens must be a list of 1..{MAX_ROW_TOKENS} token indices, "
+                             f"got {tokens!r}")
+        image, layer = s.check_image(image), s.check_layer(layer)
+        if kind == "row":
+            values = s.attention_rows(image, layer, tokens).transpose(0, 1)
+        elif kind == "column":
+            values = s.attention_columns(image, layer, tokens).transpose(0, 1)
+        else:
+            values = s.rollout_rows(image, layer, tokens)[:, None]
+        desc, data = encode_array("rows", values)
+        result = {"image": image, "layer": layer, "kind": kind, "tokens": tokens,
+                  "arrays": [desc]}
+        return result, [data]
 
     def _check_layer_request(self, image, layer, mode, include) -> list[str]:
         if mode not in MODES:
@@ -192,10 +289,3 @@ class AttentionExplorer(CommandWidget):
         self.session.check_image(image)
         self.session.check_layer(layer)
         return [p for p in LAYER_PARTS if p in parts]
-
-    def _layer_part(self, part: str, image: int, layer: int):
-        s = self.session
-        if part == "attention":
-            return s.layer_attention(image, layer)
-        return s.rollout(image, layer) if part == "rollout" else s.aligned(image, layer)
-

@@ -22,6 +22,7 @@ from vitwidgets.core.session import Session
 from vitwidgets.core.vocab import TAG_COLOURS
 
 from ._base import as_session, options_of, reject_unknown
+from ._progress import progress_text, watch_metrics
 
 #: (column, axis label) of each plot
 PLOTS = (
@@ -69,21 +70,31 @@ class LayerMetrics(ipywidgets.VBox):
         reject_unknown(type(self).__name__, options, options_of(type(self)))
         self.session: Session = as_session(model, images)
         self._updating = False
-        self.source = ColumnDataSource(self._columns(0))
+        self.source = ColumnDataSource(self._columns(options.get("image_index", 0)))
         self.ring = ColumnDataSource(self._ring_columns(0, 0))
         figures = [self._figure(col, label, plot_width, plot_height) for col, label in PLOTS]
         self.figure = gridplot([figures[:2], figures[2:]], toolbar_location=None)
         self.source.selected.on_change("indices", self._on_tap)
         self.plot = BokehModel(self.figure)
-        super().__init__(children=[self.plot], **options)
+        #: what is still being computed (empty once every image's metrics are in)
+        self.status = ipywidgets.HTML(progress_text(self.session))
+        self.status.add_class("vw-metrics-status")
+        super().__init__(children=[self.status, self.plot], **options)
         self.add_class("vw-layer-metrics")
         self._selection_changed(None)
+        watch_metrics(self.session, self._metrics_changed)
 
     # -- data -------------------------------------------------------------------------------
     def _columns(self, image: int) -> dict[str, list]:
-        table = {k: v.numpy() for k, v in self.session.layer_table(image).items()}
+        """One entry per head (layer-major), empty while the image's metrics are computed."""
+        s = self.session
+        if not s.metrics_ready(image):
+            names = ["layer", "head", "x", "tag", "colour", *self._prefix_columns()]
+            return {k: [] for k in names + [c for n, _ in PLOTS for c in (n, f"{n}_mean")]}
+        table = {k: v.numpy() for k, v in s.layer_table(image).items()}
         num_layers, num_heads = table["nmi"].shape
-        tags = {(p["layer"], p["head"]): p["tag"] for p in self.session.proposals()}
+        ready = s.metrics_ready(None)
+        tags = {(p["layer"], p["head"]): p["tag"] for p in s.proposals()} if ready else {}
         layer = np.repeat(np.arange(num_layers), num_heads)
         head = np.tile(np.arange(num_heads), num_layers)
         # spread the heads of a layer over +-0.3 so dots with equal values stay apart
@@ -98,12 +109,26 @@ class LayerMetrics(ipywidgets.VBox):
         for name, _ in PLOTS:
             cols[name] = table[name].reshape(-1).tolist()
             cols[f"{name}_mean"] = np.repeat(table[name].mean(1), num_heads).tolist()
+        for name in self._prefix_columns():
+            cols[name] = table[name].reshape(-1).tolist()
         return cols
+
+    def _prefix_columns(self) -> list[str]:
+        """``share_<token>`` per prefix token (in the hover tooltip: the register-artefact
+        heads of Darcet et al. 2024 put most attention on one register)."""
+        return [f"share_{name}" for name in self.session.prefix_names]
 
     def _ring_columns(self, layer: int, head: int) -> dict[str, list]:
         i = layer * self.session.num_heads + head
         cols = self.source.data
+        if i >= len(cols["x"]):
+            return {"x": [], **{name: [] for name, _ in PLOTS}}
         return {"x": [cols["x"][i]], **{name: [cols[name][i]] for name, _ in PLOTS}}
+
+    def _metrics_changed(self) -> None:
+        """More metrics are in: redraw the current image's dots, say what is left."""
+        self.status.value = progress_text(self.session)
+        self._image_changed({"new": self.image_index})
 
     def _figure(self, column: str, label: str, width: int, height: int):
         fig = figure(width=width, height=height, tools="", x_axis_label="layer",
@@ -119,10 +144,10 @@ class LayerMetrics(ipywidgets.VBox):
                            selection_fill_alpha=1.0, name="vw-dots", **legend)
         fig.scatter("x", column, source=self.ring, size=15, fill_alpha=0, line_color=RING_COLOUR,
                     line_width=2.5, name="vw-selected-ring")
-        fig.add_tools(TapTool(renderers=[dots]),
-                      HoverTool(renderers=[dots], tooltips=[("layer", "@layer"), ("head", "@head"),
-                                                            (label, f"@{column}{{0.000}}"),
-                                                            ("proposed", "@tag")]))
+        shares = [(f"on {c[6:]}", f"@{c}{{0.000}}") for c in self._prefix_columns()]
+        tooltips = [("layer", "@layer"), ("head", "@head"), (label, f"@{column}{{0.000}}"),
+                    *shares, ("proposed", "@tag")]
+        fig.add_tools(TapTool(renderers=[dots]), HoverTool(renderers=[dots], tooltips=tooltips))
         if fig.legend:
             # outside the plot frame: inside, it covers (and swallows taps on) the dots of the
             # early-layer heads with large distances, exactly its top-left corner

@@ -1,29 +1,61 @@
 // AttentionExplorer: the image with its patch grid, per-head attention as small multiples and a
-// large view of the focused head. Hover is answered here from the selected layer's attention
-// (float16 [H, N, N], fetched once per image/layer); the kernel is asked only when the image,
-// layer or mode changes. Semantic selection (image_index, layer, head, query) lives in model
+// large view of the focused head. `layer_data` ships each image/layer once, in the form the
+// kernel picks by size (state.js): dense attention [H, N, N] or q/k/lse, from which hover is
+// answered here (layervalues.js), or nothing ("kernel": too big), when every hover asks the
+// kernel's `rows` command (kernelrows.js: one request in flight, latest wins). The cache keeps
+// those entries within a byte budget (state.js CACHE_BYTES) and the kernel's rows in an LRU.
+// Before a layer arrives the shown query's rows are asked for first, so the first paint need
+// not wait for a big reply. Semantic selection (image_index, layer, head, query) lives in model
 // traits; hover, colour map, opacity and log scale are drawn here. The modes and colour maps
 // offered come from the kernel (`_modes`, `_colormaps`). This entry only wires the parts.
 
 import { createRpc } from "../rpc.js";
 import { setTrait, listen } from "../model.js";
-import { CACHE_ENTRIES, createLru, createLoader, selectionOf } from "./state.js";
+import { CACHE_BYTES, createByteLru, createLoader, selectionOf, cachedParts } from "./state.js";
+import { createLayerValues } from "./layervalues.js";
+import { createKernelRows } from "./kernelrows.js";
 import { buildView, bindControls, buildStructure, renderChoices, syncControls, loaderHooks, setStatus, createStrip } from "./view.js";
 import { paint, drawBases, drawLegend } from "./paint.js";
 import { attachPointer, attachPinning } from "./pointer.js";
 import { attachKeyboard } from "./keyboard.js";
 import { createImageDecoder } from "./image.js";
 
+/** Whether the kernel's rows of params are the only source of the current selection's maps. */
+function onlyFromKernel(app, params) {
+  const sel = selectionOf(app.model);
+  if (params.image !== sel.image || params.layer !== sel.layer) return false;
+  const { attention, extra } = cachedParts(app.cache, sel);
+  return (params.kind === "rollout" ? extra : attention)?.form === "kernel";
+}
+
+/** The kernel's rows for app: repaint when the current selection's arrive; errors shown when they are all there is. */
+function kernelRowsOf(app, rpc) {
+  const { model, view } = app;
+  return createKernelRows({
+    rpc,
+    grid: () => ({ P: (model.get("prefix_names") || []).length, gh: model.get("grid")[0], gw: model.get("grid")[1] }),
+    onRows(params) {
+      const sel = selectionOf(model);
+      if (params.image === sel.image && params.layer === sel.layer) paint(app);
+    },
+    onError(params, err) {
+      if (onlyFromKernel(app, params)) setStatus(view, "error", err.message, () => { setStatus(view, null); paint(app); });
+    },
+    onStats: ({ inFlight, received }) => Object.assign(view.root.dataset, { rowsInFlight: String(inFlight), kernelRows: String(received) }),
+  });
+}
+
 function render({ model, el }) {
   const rpc = createRpc(model, { timeoutMs: model.get("request_timeout_ms") || 60000 });
   const view = buildView(el);
   const app = {
-    model, view, cache: createLru(CACHE_ENTRIES), structure: null, image: null,
-    hover: -1, alignedHover: -1, paintCount: 0, scratch: document.createElement("canvas"), column: null,
+    model, view, cache: createByteLru(CACHE_BYTES), values: createLayerValues(), rows: null, structure: null, image: null,
+    hover: -1, alignedHover: -1, paintCount: 0, scratch: document.createElement("canvas"),
   };
+  app.rows = kernelRowsOf(app, rpc);
   const loader = createLoader({
     rpc, cache: app.cache, selection: () => selectionOf(model), numLayers: () => model.get("num_layers"),
-    ...loaderHooks(view, { ready: () => paint(app), retry: () => loader.ensure() }),
+    ...loaderHooks(view, { ready: () => paint(app), retry: () => loader.ensure(), loading: () => paint(app) }),
   });
   const decodeImage = createImageDecoder({
     onImage: (image) => { app.image = image; drawBases(app); paint(app); },
@@ -34,6 +66,7 @@ function render({ model, el }) {
   const sync = () => { syncControls(view, model); drawLegend(view.legend, model.get("colormap"), model.get("log_scale")); };
   const rebuild = () => {
     app.cache.clear();
+    app.rows.clear();
     app.structure = buildStructure(view, model, (hd) => setTrait(model, "head", hd));
     app.structure.heads.forEach((c) => attachPointer(app, c.canvas, false));
     drawBases(app);
@@ -44,7 +77,7 @@ function render({ model, el }) {
   attachPointer(app, view.focusCanvas, true);
   attachPinning(app, view.focusCanvas);
   const off = listen(model, [
-    ["change:layer change:image_index change:mode", () => { sync(); strip.mark(); loader.ensure(); }],
+    ["change:layer change:image_index change:mode", () => { sync(); strip.mark(); app.rows.reset(); loader.ensure(); }],
     ["change:head change:query change:colormap change:opacity change:log_scale change:head_tags", () => { sync(); paint(app); }],
     ["change:_modes change:_colormaps", () => { renderChoices(view, model); sync(); paint(app); }],
     ["change:_image change:_image_format", showImage],
@@ -56,11 +89,12 @@ function render({ model, el }) {
   renderChoices(view, model);
   rebuild();
   strip.render();
-  Object.assign(view.root.dataset, { hoverCell: "-1", ready: "false" });
+  Object.assign(view.root.dataset, { hoverCell: "-1", ready: "false", kernelRows: "0", rowsInFlight: "0" });
   showImage();
   loader.ensure();
   return () => {
     off();
+    app.rows.dispose();
     rpc.dispose();
     strip.dispose();
   };

@@ -1,16 +1,19 @@
 // Painting the explorer: every head's small map, the large focused map, their labels, the
-// readout and the colour legend, from the cached arrays of the current selection.
+// readout and the colour legend, from the cached entries of the current selection (in any
+// form: dense attention, q/k/lse, or rows the kernel answers on hover; see layervalues.js).
 //
 // `app` (built in index.js) holds: model, view (from view.js), cache, structure (layouts plus
-// head cells and base canvases, from view.js buildStructure), hover (token under the pointer,
-// -1 for none), alignedHover (cell of the aligned canvas, -1), paintCount, image (decoded
-// image or null), scratch (a canvas), column (a reusable Float32Array).
+// head cells and base canvases, from view.js buildStructure), values (createLayerValues),
+// rows (createKernelRows: the kernel's rows and the fetcher asking for them), hover (token
+// under the pointer, -1 for none), alignedHover (cell of the aligned canvas, -1), paintCount,
+// image (decoded image or null), scratch (a canvas).
 
 import { colormapLut, colormapCss } from "../colormaps.js";
-import { queryRow, keyColumn, scaleValues } from "../attention.js";
+import { scaleValues } from "../attention.js";
+import { headsKind, valuesToken } from "./layervalues.js";
 import { drawBase, paintMap } from "../draw.js";
 import { headKey } from "../model.js";
-import { selectionOf, cachedArrays, partKey } from "./state.js";
+import { selectionOf, cachedParts } from "./state.js";
 import { tokenReadout, alignedReadout, tokenLabel, headLabelText, focusTitleText } from "./readout.js";
 
 const WHITE = "#ffffff";
@@ -26,16 +29,6 @@ export function shownQuery({ N, P, gh, gw }, pinned, hover) {
   if (hover >= 0) return hover;
   if (P > 0) return 0;
   return P + Math.floor(gh / 2) * gw + Math.floor(gw / 2);
-}
-
-/**
- * Values per token (N) of head hd in a token mode, from a layer's attention [H, N, N]: the
- * column of key q in column mode (written into `column`, length N), else the row of query q
- * (of CLS = token 0 in cls mode), a view into attn.
- */
-export function mapValues(attn, N, mode, hd, q, column) {
-  if (mode === "column") return keyColumn(attn, N, hd, q, column);
-  return queryRow(attn, N, hd, mode === "cls" ? 0 : q);
 }
 
 /** Outlined cells of a token map: CLS in cls mode, else the query (orange when pinned). */
@@ -57,11 +50,6 @@ export function sizeCanvas(canvas, layout) {
   if (canvas.height !== layout.height) canvas.height = layout.height;
 }
 
-function columnBuffer(app, N) {
-  if (!app.column || app.column.length !== N) app.column = new Float32Array(N);
-  return app.column;
-}
-
 /** Draw one map of `values` on a canvas: scaled to [0, 1] (see scaleValues), then painted. */
 function drawValues(app, o, canvas, layout, values, paint) {
   sizeCanvas(canvas, layout);
@@ -70,29 +58,68 @@ function drawValues(app, o, canvas, layout, values, paint) {
   paintMap(canvas.getContext("2d"), layout, t, { lut: o.lut, opacity: paint.opacity, base: paint.base, scratch: app.scratch, marks: paint.marks });
 }
 
-function paintAligned(app, extra, o) {
+function paintAligned(app, aligned, o) {
   const s = app.structure;
   const A = s.aligned.cells;
-  const one = (canvas, layout, hd, isFocus) => drawValues(app, o, canvas, layout, extra.subarray(hd * A, (hd + 1) * A),
+  const one = (canvas, layout, hd, isFocus) => drawValues(app, o, canvas, layout, aligned.subarray(hd * A, (hd + 1) * A),
     { numPrefix: 0, opacity: 1, base: null, marks: alignedMarks(s.aligned.centre, app.alignedHover, isFocus) });
   s.heads.forEach((c, hd) => one(c.canvas, s.alignedSmall, hd, false));
   one(app.view.focusCanvas, s.alignedFocus, o.focusHead, true);
 }
 
-function paintTokens(app, { attn, extra }, mode, q, o) {
-  const s = app.structure;
-  const column = columnBuffer(app, s.N);
-  const marks = queryMarks(mode, q, app.model.get("query") >= 0);
-  const look = { numPrefix: s.P, opacity: o.opacity, marks };
-  s.heads.forEach((c, hd) => drawValues(app, o, c.canvas, s.small, mapValues(attn, s.N, mode, hd, q, column), { ...look, base: s.baseSmall }));
-  const focusValues = mode === "rollout" ? queryRow(extra, s.N, 0, q) : mapValues(attn, s.N, mode, o.focusHead, q, column);
-  drawValues(app, o, app.view.focusCanvas, s.focus, focusValues, { ...look, base: s.baseFocus });
+/**
+ * The layer source (layervalues.js) of sel: its cached attention and rollout entries (null
+ * while missing) and the kernel's rows of sel's image and layer.
+ */
+export function layerSource(app, sel) {
+  const { attention, extra } = cachedParts(app.cache, sel);
+  const { H, N } = app.structure;
+  const kernelRows = (kind, token) => app.rows.get(kind, sel.image, sel.layer, token);
+  return { attention, rollout: sel.mode === "rollout" ? extra : null, H, N, kernelRows };
 }
 
 /**
- * Repaint every map of the current selection (nothing while its data is missing), then the
- * labels and the readout; sets the root's ready, loading, paintCount, lastPaintMs (ms) and
- * query attributes.
+ * Values of a token mode's maps for query q: heads (one per head, [N] each), focus (the large
+ * view's) and missing ({kind, token} the kernel must be asked for; empty when all are there).
+ */
+export function tokenValues(app, sel, q, focusHead) {
+  const src = layerSource(app, sel);
+  const kind = headsKind(sel.mode);
+  const token = valuesToken(sel.mode, q);
+  const heads = app.structure.heads.map((_, hd) => app.values.values(src, kind, hd, token));
+  const focus = sel.mode === "rollout" ? app.values.values(src, "rollout", 0, q) : heads[focusHead];
+  const missing = heads.every(Boolean) ? [] : [{ kind, token }];
+  if (!focus && sel.mode === "rollout") missing.push({ kind: "rollout", token: q });
+  return { heads, focus, missing };
+}
+
+function paintTokens(app, vals, mode, q, o) {
+  const s = app.structure;
+  const marks = queryMarks(mode, q, app.model.get("query") >= 0);
+  const look = { numPrefix: s.P, opacity: o.opacity, marks };
+  s.heads.forEach((c, hd) => drawValues(app, o, c.canvas, s.small, vals.heads[hd], { ...look, base: s.baseSmall }));
+  drawValues(app, o, app.view.focusCanvas, s.focus, vals.focus, { ...look, base: s.baseFocus });
+}
+
+/**
+ * What sel's maps need: {aligned} in aligned mode, else tokenValues; null while the aligned
+ * entry is missing or the kernel must be asked (then it is asked: app.rows.want).
+ */
+function mapsOf(app, sel, q, focusHead) {
+  if (sel.mode === "aligned") {
+    const { extra } = cachedParts(app.cache, sel);
+    return extra ? { aligned: extra.aligned } : null;
+  }
+  const vals = tokenValues(app, sel, q, focusHead);
+  for (const { kind, token } of vals.missing) app.rows.want(kind, sel.image, sel.layer, token);
+  return vals.missing.length ? null : vals;
+}
+
+/**
+ * Repaint every map of the current selection (nothing while its data is missing: rows the
+ * kernel must answer are asked for, and paint runs again when they arrive), then the labels
+ * and the readout; sets the root's ready, paintCount, lastPaintMs (ms), query and
+ * attentionForm attributes.
  * @returns {boolean} whether it painted
  */
 export function paint(app) {
@@ -100,22 +127,25 @@ export function paint(app) {
   if (!s) return false;
   const { model } = app;
   const sel = selectionOf(model);
-  const arrays = cachedArrays(app.cache, sel);
-  if (!arrays) return false;
+  const entry = cachedParts(app.cache, sel).attention;
+  if (entry) app.view.root.dataset.attentionForm = entry.form;
   const t0 = performance.now();
+  const focusHead = Math.min(model.get("head"), s.H - 1);
+  const q = shownQuery(s, model.get("query"), app.hover);
+  const maps = mapsOf(app, sel, q, focusHead);
+  if (!maps) return false;
   const o = {
     lut: colormapLut(model.get("colormap")), opacity: model.get("opacity"), logScale: model.get("log_scale"),
-    focusHead: Math.min(model.get("head"), s.H - 1), scaled: new Float32Array(Math.max(s.N, s.aligned.cells)),
+    focusHead, scaled: new Float32Array(Math.max(s.N, s.aligned.cells)),
   };
-  const q = shownQuery(s, model.get("query"), app.hover);
-  if (sel.mode === "aligned") paintAligned(app, arrays.extra, o);
-  else paintTokens(app, arrays, sel.mode, q, o);
+  if (maps.aligned) paintAligned(app, maps.aligned, o);
+  else paintTokens(app, maps, sel.mode, q, o);
   app.paintCount += 1;
   updateLabels(app);
   updateReadout(app);
   Object.assign(app.view.root.dataset, {
-    ready: "true", loading: "false", paintCount: String(app.paintCount),
-    lastPaintMs: (performance.now() - t0).toFixed(2), query: String(sel.mode === "cls" ? 0 : q),
+    ready: "true", paintCount: String(app.paintCount),
+    lastPaintMs: (performance.now() - t0).toFixed(2), query: String(valuesToken(sel.mode, q)),
   });
   return true;
 }
@@ -134,22 +164,19 @@ export function updateLabels(app) {
 }
 
 function readoutText(app, sel) {
-  const { model, structure: s, cache } = app;
-  const attn = cache.get(partKey("attention", sel.image, sel.layer));
-  if (!attn) return "";
+  const { model, structure: s } = app;
   const hd = Math.min(model.get("head"), s.H - 1);
   if (sel.mode === "aligned") {
-    const extra = cache.get(partKey("aligned", sel.image, sel.layer));
+    const { extra } = cachedParts(app.cache, sel);
     const A = s.aligned.cells;
-    return alignedReadout({ grid: s.aligned, cell: app.alignedHover, values: extra ? extra.subarray(hd * A, (hd + 1) * A) : null, head: hd });
+    return alignedReadout({ grid: s.aligned, cell: app.alignedHover, values: extra ? extra.aligned.subarray(hd * A, (hd + 1) * A) : null, head: hd });
   }
-  const q = sel.mode === "cls" ? 0 : shownQuery(s, model.get("query"), app.hover);
-  const rollout = sel.mode === "rollout" ? cache.get(partKey("rollout", sel.image, sel.layer)) : null;
-  if (sel.mode === "rollout" && !rollout) return "";
-  const values = rollout ? queryRow(rollout, s.N, 0, q) : mapValues(attn, s.N, sel.mode, hd, q, columnBuffer(app, s.N));
+  const q = valuesToken(sel.mode, shownQuery(s, model.get("query"), app.hover));
+  const vals = tokenValues(app, sel, q, hd);
+  if (!vals.focus) return "";
   const prefixNames = model.get("prefix_names") || [];
   const label = (t) => tokenLabel(t, prefixNames, model.get("grid")[1]);
-  return tokenReadout({ mode: sel.mode, values, numPrefix: s.P, query: q, hover: app.hover, pinned: model.get("query") >= 0, label });
+  return tokenReadout({ mode: sel.mode, values: vals.focus, numPrefix: s.P, query: q, hover: app.hover, pinned: model.get("query") >= 0, label });
 }
 
 /** The text under the large view, for the current selection, query and pointer. */

@@ -138,16 +138,20 @@ export function setStatus(v, kind, text, onRetry = null) {
 
 /**
  * What the root and the status line show while loading: the loader's onLoading, onReady and
- * onError (see state.js createLoader). An error offers a retry that calls retry().
+ * onError (see state.js createLoader). An error offers a retry that calls retry(). While
+ * loading, ready stays "false" until something paints (rows the kernel answers first may).
  * @param {() => void} ready repaint once the data is there
+ * @param {() => void} [loading] called once the root shows loading (paint what is at hand)
  */
-export function loaderHooks(v, { ready, retry }) {
+export function loaderHooks(v, { ready, retry, loading = () => {} }) {
   return {
     onLoading(sel) {
       Object.assign(v.root.dataset, { ready: "false", loading: "true" });
       setStatus(v, "info", loadingText(sel));
+      loading();
     },
     onReady() {
+      v.root.dataset.loading = "false";
       setStatus(v, null);
       ready();
     },

@@ -55,6 +55,7 @@ __all__ = [
     "top_mass_mask",
     "mask_iou",
     "attention_rollout",
+    "rollout_factor",
     "head_stats",
     "HeadStats",
     "HeadStatsReducer",
@@ -429,6 +430,17 @@ def cls_attention_map(
     return ClsAttentionMap(maps, keep, iou)
 
 
+def rollout_factor(head_mean: torch.Tensor, residual: float = 0.5) -> torch.Tensor:
+    """One factor of attention rollout (Abnar & Zuidema 2020): ``(1 - residual) * A + residual *
+    I`` with its rows renormalised, for a block's head-averaged attention ``A [..., N, N]``;
+    the rollout of blocks ``0..l`` is ``M_l ... M_0``."""
+    if not 0 <= residual <= 1:
+        raise ValueError(f"residual must be in [0, 1], got {residual}")
+    eye = torch.eye(head_mean.shape[-1], dtype=head_mean.dtype, device=head_mean.device)
+    m = (1 - residual) * head_mean + residual * eye
+    return m / m.sum(-1, keepdim=True)
+
+
 def attention_rollout(
     x: Trace | torch.Tensor,
     *,
@@ -453,12 +465,8 @@ def attention_rollout(
         range(a.layers[0], a.layers[0] + len(a.layers))
     ):
         raise ValueError(f"rollout needs consecutive blocks, this trace holds {list(a.layers)}")
-    if not 0 <= residual <= 1:
-        raise ValueError(f"residual must be in [0, 1], got {residual}")
     n = a.attn.shape[-1]
-    eye = torch.eye(n, dtype=a.attn.dtype, device=a.attn.device)
-    m = (1 - residual) * a.attn.mean(2) + residual * eye  # [L, B, N, N]
-    m = m / m.sum(-1, keepdim=True)
+    m = rollout_factor(a.attn.mean(2), residual)  # [L, B, N, N]
     joint = m[0]
     for layer in range(1, m.shape[0]):  # sequential product over depth (L small)
         joint = m[layer] @ joint
