@@ -2,8 +2,10 @@
 
 Widgets never compute metrics themselves; they hold a :class:`Session` and ask it for the
 attention of a layer, rollout, aligned maps, per-head statistics and tag proposals. Answers are
-torch tensors on the trace's device (the widgets encode them for the browser); what was
-computed is cached.
+torch tensors on the model's device (the widgets encode them for the browser). A session made
+with :meth:`Session.from_model` is lazy (:mod:`vitwidgets.core.sources`): images are traced
+when first asked about and only per-block queries and keys are kept; everything computed lives
+in one byte-bounded cache (:meth:`Session.cache_info`).
 
 Shapes: ``L`` blocks, ``H`` heads, ``N = P + G`` tokens with the ``P`` prefix tokens first and
 the ``G = gh * gw`` patches in row-major order. Layer arguments follow
