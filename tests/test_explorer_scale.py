@@ -83,3 +83,32 @@ def test_kernel_form_sends_no_attention_and_rows_answer_every_kind(lazy):
 def test_rows_rejects_bad_requests_with_what_was_expected(lazy, params, message):
     reply, _ = request(AttentionExplorer(lazy), "rows", image=0, layer=0, **params)
     assert not reply["ok"] and message in reply["error"]
+
+
+def test_layer_metrics_and_annotator_fill_in_from_the_background_while_a_loop_runs(tmp_path):
+    import asyncio
+
+    from vitwidgets.widgets import HeadAnnotator, LayerMetrics
+
+    make, size, *_ = FAMILIES["registers"]
+    torch.manual_seed(0)
+    m = vw.load_model(_sharpen(make()), device="cpu")
+    rng = np.random.default_rng(1)
+    s = Session.from_model(m, [rng.integers(0, 255, (*size, 3), dtype=np.uint8)
+                               for _ in range(2)])
+
+    async def look():
+        metrics = LayerMetrics(s)
+        first = metrics.status.value
+        annotator = HeadAnnotator(s, path=tmp_path / "heads.json")
+        while s.metrics_progress()[0] < s.num_images:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.6)  # the widgets look every 0.25 s
+        return first, metrics, annotator
+
+    first, metrics, annotator = asyncio.run(look())
+    assert first == "computing metrics: 0 of 2 images…"
+    assert metrics.status.value == "" and "pending" not in metrics.source.data["tag"]
+    assert len(metrics.source.data["nmi"]) == s.num_layers * s.num_heads
+    assert all(row["proposed"] for row in annotator.rows)
+    assert "proposed tags once" not in annotator.status

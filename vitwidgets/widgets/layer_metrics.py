@@ -95,6 +95,7 @@ class LayerMetrics(ipywidgets.VBox):
         num_layers, num_heads = table["nmi"].shape
         ready = s.metrics_ready(None)
         tags = {(p["layer"], p["head"]): p["tag"] for p in s.proposals()} if ready else {}
+        unknown = "" if ready else "pending"  # proposals need every image's metrics
         layer = np.repeat(np.arange(num_layers), num_heads)
         head = np.tile(np.arange(num_heads), num_layers)
         # spread the heads of a layer over +-0.3 so dots with equal values stay apart
@@ -103,7 +104,8 @@ class LayerMetrics(ipywidgets.VBox):
             "layer": layer.tolist(),
             "head": head.tolist(),
             "x": (layer + jitter).tolist(),
-            "tag": [tags.get((int(l), int(h)), "") for l, h in zip(layer, head, strict=True)],
+            "tag": [tags.get((int(l), int(h)), unknown)
+                    for l, h in zip(layer, head, strict=True)],
         }
         cols["colour"] = [TAG_COLOURS.get(t, "#333333") for t in cols["tag"]]
         for name, _ in PLOTS:
