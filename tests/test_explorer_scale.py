@@ -87,6 +87,7 @@ def test_rows_rejects_bad_requests_with_what_was_expected(lazy, params, message)
 
 def test_layer_metrics_and_annotator_fill_in_from_the_background_while_a_loop_runs(tmp_path):
     import asyncio
+    import threading
 
     from vitwidgets.widgets import HeadAnnotator, LayerMetrics
 
@@ -106,7 +107,12 @@ def test_layer_metrics_and_annotator_fill_in_from_the_background_while_a_loop_ru
         await asyncio.sleep(0.6)  # the widgets look every 0.25 s
         return first, metrics, annotator
 
-    first, metrics, annotator = asyncio.run(look())
+    # a loop of its own in a thread of its own (the browser tests' Playwright may hold one here)
+    out: list = []
+    runner = threading.Thread(target=lambda: out.append(asyncio.run(look())))
+    runner.start()
+    runner.join(120)
+    first, metrics, annotator = out[0]
     assert first == "computing metrics: 0 of 2 images…"
     assert metrics.status.value == "" and "pending" not in metrics.source.data["tag"]
     assert len(metrics.source.data["nmi"]) == s.num_layers * s.num_heads

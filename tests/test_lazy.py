@@ -125,3 +125,10 @@ def test_background_fill_computes_every_image_while_rows_are_answered():
     assert lazy.fill_error is None and lazy.metrics_progress() == (2, 2)
     assert lazy.fill_in_background() is None
     close(lazy.head_stats().entropy, dense.head_stats().entropy)
+
+
+def test_background_fill_does_the_prioritised_image_next():
+    _, lazy = _pair("plain_cls_p8")
+    lazy.prioritise(1)
+    lazy.fill_in_background().join(60)
+    assert list(lazy._done) == [1, 0]

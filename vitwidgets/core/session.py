@@ -81,6 +81,7 @@ class Session:
         self._merged: metrics.HeadStats | None = None
         self._proposals: list[dict] | None = None
         self._filler: threading.Thread | None = None
+        self._priority: int | None = None
         #: the exception that stopped :meth:`fill_in_background`, if any
         self.fill_error: BaseException | None = None
 
@@ -274,10 +275,19 @@ class Session:
             self._filler.start()
         return self._filler
 
+    def prioritise(self, image_index: int) -> None:
+        """Let :meth:`fill_in_background` do image ``image_index`` next (e.g. the one a view
+        shows), then go on in order."""
+        self._priority = self.check_image(image_index)
+
     def _fill_all(self) -> None:
         try:
-            for i in range(self.num_images):
-                self.fill_metrics(i, background=True)
+            while True:
+                left = [i for i in range(self.num_images) if i not in self._done]
+                if not left:
+                    return
+                first = self._priority if self._priority in left else left[0]
+                self.fill_metrics(first, background=True)
         except BaseException as error:  # kept for the widgets to show
             self.fill_error = error
 

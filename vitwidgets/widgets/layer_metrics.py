@@ -187,6 +187,8 @@ class LayerMetrics(ipywidgets.VBox):
 
     @traitlets.observe("image_index")
     def _image_changed(self, change) -> None:
+        if not self.session.metrics_ready(change["new"]):
+            self.session.prioritise(change["new"])  # its metrics next, then the rest
         self._updating = True
         try:
             self.source.data = self._columns(self.session.check_image(change["new"]))
