@@ -26,7 +26,11 @@ test("a row's cells, its events and the debounced note", async () => {
   assert.deepEqual([r.tr.className, r.tr.dataset.layer, r.tr.dataset.head], ["vw-row", "2", "5"]);
   assert.equal(r.tr.querySelector(".vw-proposed-tag").textContent, "offset-local ←");
   assert.equal(r.tr.querySelector(".vw-evidence").textContent, "local mass 0.9");
-  assert.equal(r.tr.querySelector(".vw-proposed").title, "rule <i>");
+  assert.equal(r.tr.querySelector(".vw-proposed").title, "offset-local ←\nlocal mass 0.9\nrule <i>",
+    "the full proposal, evidence and rule, also when the cell cuts them");
+  assert.equal(r.accept.disabled, false);
+  assert.equal(buildRow({ ...P, proposed: "", evidence: "", rule: "" }, actions).accept.disabled, true,
+    "nothing to accept while proposals are pending");
   r.tr.querySelector("td").click();
   r.select.click(); // a control: no selection
   r.accept.click();

@@ -233,3 +233,38 @@ def test_screenshot_of_the_dashboard(dash: Lab):
                 if "[pageerror]" in m or "Could not create a view" in m]
     assert not problems, problems
     (ARTIFACTS / "dashboard.state.json").write_text(json.dumps(dash.explorer_state(), indent=1))
+
+
+FIT_JS = """() => {
+  const box = document.querySelector('.vw-annotator .vw-ann-scroll').getBoundingClientRect();
+  const table = document.querySelector('.vw-annotator table').getBoundingClientRect();
+  const row = document.querySelector('.vw-annotator tr.vw-row');
+  const cells = [...row.children].map((td) => td.getBoundingClientRect());
+  const note = row.querySelector('input.vw-note').getBoundingClientRect();
+  return { box: [box.left, box.right], table: [table.left, table.right],
+           cells: cells.map((c) => [c.left, c.right]), note: [note.left, note.right] };
+}"""
+
+
+def _check_annotator_fits(lab: Lab, width: int) -> None:
+    lab.page.set_viewport_size({"width": width, "height": 1400})
+    lab.page.wait_for_timeout(400)
+    fit = lab.page.evaluate(FIT_JS)
+    left, right = fit["box"]
+    assert fit["table"][1] <= right + 1, (width, fit)
+    assert all(a >= left - 1 and b <= right + 1 for a, b in fit["cells"]), (width, fit)
+    assert fit["note"][1] <= right + 1 and fit["note"][1] - fit["note"][0] >= 40, (width, fit)
+
+
+def test_the_annotator_table_fits_its_box_even_with_a_long_custom_tag(dash: Lab):
+    page = dash.page
+    for width in (900, 1200, 1600):
+        _check_annotator_fits(dash, width)
+    long_tag = "a-very-long-custom-tag-that-would-widen-every-select-in-the-table"
+    page.locator(".vw-annotator input.vw-new-tag").first.fill(long_tag)
+    page.locator(".vw-annotator button.vw-add-tag").first.click()
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll('.vw-annotator select.vw-tag option')]"
+        f".some((o) => o.value === '{long_tag}')", timeout=30_000)
+    for width in (900, 1600):
+        _check_annotator_fits(dash, width)

@@ -31,8 +31,9 @@ function bindNote(note, p, actions) {
 export function buildRow(p, actions) {
   const select = h("select", { className: "vw-tag", title: "your tag" });
   const note = h("input", { type: "text", className: "vw-note", placeholder: "note" });
-  const accept = h("button", { type: "button", className: "vw-accept", textContent: "accept", title: `use "${p.proposed}" as your tag` });
-  const proposedCell = h("td", { className: "vw-proposed", title: p.rule || "" },
+  const accept = h("button", { type: "button", className: "vw-accept", textContent: "accept", title: `use "${p.proposed}" as your tag`, disabled: !p.proposed });
+  // the full text of a cut-off proposal and evidence, with the rule that fired
+  const proposedCell = h("td", { className: "vw-proposed", title: [p.proposed, p.evidence, p.rule].filter(Boolean).join("\n") },
     h("div", { className: "vw-proposed-tag", textContent: p.proposed }),
     h("div", { className: "vw-evidence", textContent: p.evidence || "" }));
   const tr = h("tr", { className: "vw-row", dataset: { layer: String(p.layer), head: String(p.head) } },

@@ -9,24 +9,30 @@ const CSS = `
 .vw-annotator { font: 12px/1.4 var(--jp-ui-font-family, system-ui, sans-serif); color: var(--jp-ui-font-color1, #222); }
 .vw-annotator .vw-ann-toolbar { display: flex; flex-wrap: wrap; gap: 6px 12px; align-items: center; margin-bottom: 6px; }
 .vw-annotator .vw-ann-scroll { max-height: 360px; overflow-y: auto; border: 1px solid var(--jp-border-color2, #ccc); }
-.vw-annotator table { border-collapse: collapse; width: 100%; }
+.vw-annotator table { border-collapse: collapse; width: 100%; table-layout: fixed; } /* columns from <col>: nothing pushes the table past its box */
 .vw-annotator th { position: sticky; top: 0; background: var(--jp-layout-color2, #eee); text-align: left; padding: 3px 6px; z-index: 1; }
-.vw-annotator td { padding: 2px 6px; border-top: 1px solid var(--jp-border-color3, #eee); vertical-align: middle; }
+.vw-annotator td { padding: 2px 6px; border-top: 1px solid var(--jp-border-color3, #eee); vertical-align: middle; overflow: hidden; }
 .vw-annotator tr.vw-row { cursor: pointer; scroll-margin-top: 2.4em; } /* clear of the sticky header */
 .vw-annotator tr.vw-row:hover { background: rgba(52, 101, 164, 0.08); }
 .vw-annotator tr.vw-row[data-selected="true"] { background: rgba(240, 160, 32, 0.25); }
-.vw-annotator .vw-evidence { color: var(--jp-ui-font-color2, #666); font-size: 11px; white-space: nowrap; }
-.vw-annotator .vw-proposed-tag { font-weight: 600; white-space: nowrap; }
-.vw-annotator input.vw-note { width: 100%; min-width: 120px; box-sizing: border-box; }
+.vw-annotator .vw-evidence { color: var(--jp-ui-font-color2, #666); font-size: 11px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.vw-annotator .vw-proposed-tag { font-weight: 600; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.vw-annotator select.vw-tag { width: 100%; box-sizing: border-box; text-overflow: ellipsis; }
+.vw-annotator select.vw-filter { max-width: 16em; text-overflow: ellipsis; }
+.vw-annotator input.vw-note { width: 100%; box-sizing: border-box; }
 .vw-annotator .vw-ann-status { margin-top: 4px; min-height: 1.4em; color: var(--jp-ui-font-color2, #555); }
 .vw-annotator .vw-ann-status[data-kind="error"] { color: #b00020; }
 `;
 
-/** Column headers: [text, title]. */
+/**
+ * Column headers: [text, title, width]. Fixed widths for the short columns and the tag choice
+ * (a long custom tag is cut with an ellipsis, not widening every row); the proposal and the
+ * note share what is left.
+ */
 const COLUMNS = [
-  ["layer"], ["head"],
-  ["proposed (evidence)", "Evidence: local = share of the query-aligned map within one patch of the query; offset = (dy, dx) of its centre of mass in patches; prefix = share of attention on prefix tokens; mean attention distance in pixels. Hover a cell for the rule that fired."],
-  [""], ["your tag"], ["note"],
+  ["layer", "", "3.4em"], ["head", "", "3.4em"],
+  ["proposed (evidence)", "Evidence: local = share of the query-aligned map within one patch of the query; offset = (dy, dx) of its centre of mass in patches; prefix = share of attention on prefix tokens; mean attention distance in pixels. Hover a cell for the rule that fired.", ""],
+  ["", "", "6em"], ["your tag", "", "9em"], ["note", "", ""],
 ];
 
 /**
@@ -44,7 +50,12 @@ export function buildView(el) {
     tbody: h("tbody"),
     status: h("div", { className: "vw-ann-status", role: "status" }),
   };
-  const table = h("table", {},
+  const cols = COLUMNS.map(([, , width]) => {
+    const col = h("col");
+    if (width) col.style.width = width;
+    return col;
+  });
+  const table = h("table", {}, h("colgroup", {}, ...cols),
     h("thead", {}, h("tr", {}, ...COLUMNS.map(([t, title]) => h("th", { textContent: t, title })))),
     v.tbody);
   v.root = h("div", { className: "vw-annotator" },
