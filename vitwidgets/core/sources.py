@@ -92,13 +92,18 @@ def _softmax_lse(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return e.div_(total), lse
 
 
+def _spans(n: int, chunk: int):
+    """``(start, stop)`` of consecutive query chunks of at most ``chunk`` over ``0 .. n-1``."""
+    for start in range(0, n, chunk):
+        yield start, min(start + chunk, n)
+
+
 def _rows_stats(qk: LayerQK, num_prefix: int, reducer, chunk: int) -> torch.Tensor:
     """Every query's log-sum-exp ``[H, N]`` (float64), computed in chunks of ``chunk``
     queries; with a ``reducer``, every patch query's attention row is fed to it on the way."""
     n = qk.q.shape[1]
     lse = torch.empty(qk.q.shape[:2], dtype=torch.float64, device=qk.q.device)
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
+    for start, stop in _spans(n, chunk):
         rows, lse[:, start:stop] = _softmax_lse(qk.logits(start, stop))
         if reducer is not None and stop > num_prefix:
             cut = max(num_prefix - start, 0)
@@ -301,8 +306,7 @@ class LazyAttention:
         def compute():
             qk = self.layer_qk(i, layer)
             out = qk.q.new_empty(self.num_heads, self.num_tokens, self.num_tokens)
-            for start in range(0, self.num_tokens, self.query_chunk):
-                stop = min(start + self.query_chunk, self.num_tokens)
+            for start, stop in _spans(self.num_tokens, self.query_chunk):
                 out[:, start:stop] = torch.softmax(qk.logits(start, stop), -1)
             return out
         return self.cache.get_or_compute(("attention", i, layer), compute)
@@ -310,8 +314,7 @@ class LazyAttention:
     def _head_mean(self, qk: LayerQK) -> torch.Tensor:
         """``[N, N]`` attention of one block averaged over heads, in query chunks."""
         out = qk.q.new_empty(self.num_tokens, self.num_tokens)
-        for start in range(0, self.num_tokens, self.query_chunk):
-            stop = min(start + self.query_chunk, self.num_tokens)
+        for start, stop in _spans(self.num_tokens, self.query_chunk):
             out[start:stop] = torch.softmax(qk.logits(start, stop), -1).mean(0)
         return out
 
