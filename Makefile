@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: demo test setup chromium js lint bench clean
 
-$(VENV)/.installed: pyproject.toml constraints.txt $(wildcard js/package.json js/package-lock.json)
+$(VENV)/.installed: pyproject.toml constraints.txt hatch_build.py $(wildcard js/package.json js/package-lock.json)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
@@ -30,8 +30,12 @@ chromium:
 # Rebuild the frontend bundles (pip install runs this too, through the build hook). `npm install`
 # rather than `npm ci`: the lockfile omits @napi-rs/canvas builds for other platforms that this
 # registry does not serve, which `npm ci`'s strict check rejects.
+# The JupyterLab extension (BokehJS once per page) is installed by pip as a copy in the venv's
+# share/jupyter/labextensions: refresh that copy too (reload the JupyterLab page to use it).
+EXT := $(VENV)/share/jupyter/labextensions/vitwidgets-bokehjs
 js: setup
 	@if [ -f js/package.json ]; then cd js && npm install --no-audit --no-fund --loglevel=error && npm run build; fi
+	@if [ -d $(EXT) ]; then rm -f $(EXT)/static/remoteEntry.*.js && cp -r vitwidgets/static/labextension/. $(EXT)/; fi
 
 lint: setup
 	$(VENV)/bin/ruff check vitwidgets tests bench

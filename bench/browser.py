@@ -180,6 +180,19 @@ SWITCH_JS = r"""async ([how, layer]) => {
 }"""
 
 
+def wait_quiet(page, quiet_s: float = 1.5) -> list:
+    """Wait until the page has received no websocket message for ``quiet_s``; return the
+    ``[time_ms, bytes]`` of every message so far."""
+    quiet_since = time.monotonic()
+    seen = -1
+    while time.monotonic() - quiet_since < quiet_s:
+        n = page.evaluate("() => window.__vwWs.length")
+        if n != seen:
+            seen, quiet_since = n, time.monotonic()
+        time.sleep(0.1)
+    return page.evaluate("() => window.__vwWs")
+
+
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
     if not s:
@@ -224,6 +237,11 @@ def main() -> int:
             page = browser.new_page(viewport={"width": 1600, "height": 1500})
             page.set_default_timeout(180_000)
             page.add_init_script(WS_COUNTER_JS)
+            bokehjs: list[int] = []  # bytes of each HTTP response of BokehJS (on the wire)
+            page.on("response", lambda r: bokehjs.append(int(r.headers.get("content-length", 0)))
+                    if "bokeh.min.js" in r.url else None)
+            loads: list = []  # page loads (each notebook is opened by navigating)
+            page.on("load", lambda _page: loads.append(1))
             lab = Lab(page, server)
             t = time.perf_counter()
 
@@ -236,15 +254,7 @@ def main() -> int:
             print(lab.output_text(0))
             t0 = page.evaluate(RUN_CELL_JS, 1)
             page.wait_for_function("() => window.__vwReadyAt !== null", timeout=180_000)
-            # quiet for 1.5 s: the neighbour prefetch (layer 1) is in
-            quiet_since = time.monotonic()
-            seen = -1
-            while time.monotonic() - quiet_since < 1.5:
-                n = page.evaluate("() => window.__vwWs.length")
-                if n != seen:
-                    seen, quiet_since = n, time.monotonic()
-                time.sleep(0.1)
-            ws = page.evaluate("() => window.__vwWs")
+            ws = wait_quiet(page)  # the neighbour prefetch (layer 1) is in
             ready_at = page.evaluate("() => window.__vwReadyAt")
             to_first_paint = sum(n for ts, n in ws if t0 <= ts <= ready_at)
             with_prefetch = sum(n for ts, n in ws if ts >= t0)
@@ -260,8 +270,16 @@ def main() -> int:
             # -- latency: the dashboard on the four sample images
             lab.write_notebook("bench.ipynb", [SETUP, DASHBOARD])
             lab.open_notebook("bench.ipynb", timeout_ms=180_000)
-            lab.run_all(600_000)
+            page.evaluate(RUN_CELL_JS, 0)
+            lab.wait_kernel_idle(180_000)
+            t0 = page.evaluate(RUN_CELL_JS, 1)
+            lab.wait_kernel_idle(600_000)
+            lab.raise_on_error()
             lab.wait_explorer("d.ready === 'true'", timeout_ms=180_000)
+            ws = wait_quiet(page)
+            results["payload"]["dashboard_ws_bytes"] = sum(n for ts, n in ws if ts >= t0)
+            results["payload"]["bokehjs_http_bytes"] = bokehjs
+            results["payload"]["page_loads"] = len(loads)
             root = page.locator(".vw-explorer").first
             root.scroll_into_view_if_needed()
             heads = page.locator(".vw-explorer canvas.vw-head").count()
@@ -340,6 +358,11 @@ def main() -> int:
     print(f"  kernel side: widget state {p['state_json']:,d} B JSON + {p['state_buffers']:,d} B "
           f"buffers; one layer reply {p['layer_reply_json']:,d} B JSON + "
           f"{p['layer_reply_buffers']:,d} B float16")
+    fetched = p["bokehjs_http_bytes"]
+    print(f"  the dashboard (vw.explore on 4 images: explorer, layer metrics, annotator) "
+          f"{p['dashboard_ws_bytes']:,d} B on the websocket; BokehJS over HTTP: "
+          f"{len(fetched)} fetch(es) of {fetched[0] if fetched else 0:,d} B in "
+          f"{p['page_loads']} page load(s)")
     print(f"  bertviz-style JSON of all heads {p['attention_shape']}: {p['bertviz_json']:,d} B")
     ratio = p["bertviz_json"] / total
     print(f"  ratio bertviz / first paint = {ratio:.0f}x (goal > 80x: "

@@ -3,6 +3,7 @@
 import { build } from "esbuild";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import { buildLabextension } from "./labextension.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outdir = path.join(here, "..", "vitwidgets", "static");
@@ -20,3 +21,6 @@ await build({
   target: ["es2020"],
   logLevel: "info",
 });
+
+// the JupyterLab extension that puts BokehJS on the page once (see labextension.mjs)
+await buildLabextension(here, outdir);

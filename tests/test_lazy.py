@@ -132,3 +132,16 @@ def test_background_fill_does_the_prioritised_image_next():
     lazy.prioritise(1)
     lazy.fill_in_background().join(60)
     assert list(lazy._done) == [1, 0]
+
+
+def test_a_trace_in_the_notebook_while_the_background_fill_runs_is_exact():
+    # Both passes hook the same blocks: without one lock per model the background pass's
+    # stop-after hook ended the user's trace early (StopForward) or mixed their captures.
+    dense, lazy = _pair("registers")
+    m, pixels = lazy.model, dense.trace.pixels
+    reference = m.trace(None, pixels=pixels, tokens=False).attn
+    thread = lazy.fill_in_background()
+    while thread.is_alive():
+        close(m.trace(None, pixels=pixels, tokens=False).attn, reference)
+    thread.join(60)
+    assert lazy.fill_error is None and lazy.metrics_progress() == (2, 2)

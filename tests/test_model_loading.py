@@ -109,7 +109,7 @@ def test_resnet_is_refused_with_the_list_of_supported_families():
 def test_non_models_and_bad_options_are_refused():
     with pytest.raises(TypeError, match="timm model name"):
         vw.load_model(3.14)
-    with pytest.raises(ValueError, match="not instances"):
+    with pytest.raises(ValueError, match="apply to model names, not to a module"):
         vw.load_model(timm.create_model("vit_tiny_patch16_224", **TINY), img_size=64)
     with pytest.raises(ValueError, match="either checkpoint"):
         vw.load_model("vit_tiny_patch16_224", checkpoint="x.safetensors", pretrained=True)
@@ -181,3 +181,33 @@ def test_dinov2_first_pca_component_separates_the_cat_from_the_background(dinov2
     right_edge = pc1[4:11, 15].mean()
     assert torch.sign(cat_face) != torch.sign(right_edge)
     assert abs(cat_face - right_edge) > 1.5 * pc1.std()
+
+
+def test_offline_error_is_short_says_why_and_drops_the_hub_chain(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(WeightsUnavailableError) as info:
+        vw.load_model("vit_tiny_patch16_224")
+    e = info.value
+    assert str(e).startswith(
+        "could not fetch pretrained weights for 'vit_tiny_patch16_224': the model hub is "
+        "switched off here (HF_HUB_OFFLINE=1). Offline alternatives: the bundled mini zoo"
+    )
+    assert "checkpoint='weights.safetensors'" in str(e) and "vit_tiny_patch16_224'," in str(e)
+    assert e.__cause__ is None and e.__suppress_context__, "the hub's chain is not shown"
+    assert e.__context__ is not None, "but kept for whoever digs"
+    assert isinstance(e, RuntimeError)
+
+
+def test_a_timm_option_the_model_does_not_take_is_a_short_type_error():
+    with pytest.raises(TypeError, match=r"vw.load_model\('vit_tiny_patch16_224', \.\.\.\): "
+                                        r"timm's vit_tiny_patch16_224 does not take an option "
+                                        r".*options given: img_sise") as info:
+        vw.load_model("vit_tiny_patch16_224", pretrained=False, img_sise=64)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_zoo_and_module_option_errors_name_the_call():
+    with pytest.raises(ValueError, match=r"^vw.load_model\('zoo:dino'\): zoo models take no"):
+        vw.load_model("zoo:dino", img_size=64)
+    with pytest.raises(ValueError, match=r"^unknown zoo model 'dinosaur'; the zoo holds"):
+        vw.load_model("zoo:dinosaur")

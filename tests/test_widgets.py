@@ -201,7 +201,7 @@ def test_annotator_rows_edits_and_autosave(session, tmp_path):
     assert len(a.rows) == 9 and a.path == str(path)
     row = {(r["layer"], r["head"]): r for r in a.rows}
     assert row[(0, 0)]["proposed"] == "offset-local ←"
-    assert row[(0, 0)]["evidence"].startswith("local 1.00 · offset (+0.0, -0.8)")
+    assert row[(0, 0)]["evidence"].startswith("100% within 1 patch · centre 0.8 patches left")
     assert row[(0, 0)]["rule"]
     assert row[(0, 1)]["proposed"] == "prefix-focused"
     reply, _ = request(a, "set", layer=1, head=2, tag="my tag", note=XSS)
@@ -229,11 +229,13 @@ def test_annotator_errors_are_replied_and_shown(session, tmp_path):
     assert a.status_kind == "info"
 
 
-def test_annotator_refuses_a_corrupt_file_without_touching_it(session, tmp_path):
+def test_annotator_opens_a_corrupt_file_read_only_without_touching_it(session, tmp_path):
     path = tmp_path / "broken.json"
     path.write_text("{ half a file", encoding="utf-8")
-    with pytest.raises(AnnotationFileError, match="not valid JSON"):
-        HeadAnnotator(session, path=path)
+    a = HeadAnnotator(session, path=path)
+    assert a.read_only and a.status_kind == "error" and "not valid JSON" in a.status
+    with pytest.raises(AnnotationFileError, match="edits are off"):
+        a.set_tag(0, 0, "local")
     assert path.read_text(encoding="utf-8") == "{ half a file"
 
 

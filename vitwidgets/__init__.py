@@ -27,11 +27,13 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "metrics": ("vitwidgets.metrics", None),
     "zoo": ("vitwidgets.zoo", None),
     "data": ("vitwidgets.data", None),
+    "plots": ("vitwidgets.plots", None),
     "explore": ("vitwidgets.widgets", "explore"),
     "AttentionExplorer": ("vitwidgets.widgets", "AttentionExplorer"),
     "LayerMetrics": ("vitwidgets.widgets", "LayerMetrics"),
     "HeadAnnotator": ("vitwidgets.widgets", "HeadAnnotator"),
     "link": ("vitwidgets.widgets", "link"),
+    "load_bokehjs": ("vitwidgets.widgets.layer_metrics", "load_bokehjs"),
 }
 
 __all__ = sorted(_LAZY)

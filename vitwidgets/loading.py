@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from vitwidgets.core.checkpoints import apply_checkpoint, load_state_dict
+from vitwidgets.core.errors import UserError, UserFileNotFoundError, UserTypeError, UserValueError
 from vitwidgets.core.model import ViTModel, check_supported
 
 __all__ = ["load_model", "WeightsUnavailableError", "ZOO_PREFIX"]
@@ -24,8 +25,10 @@ __all__ = ["load_model", "WeightsUnavailableError", "ZOO_PREFIX"]
 ZOO_PREFIX = "zoo:"
 
 
-class WeightsUnavailableError(RuntimeError):
-    """Pretrained weights could not be fetched (no network or no model hub)."""
+class WeightsUnavailableError(UserError, RuntimeError):
+    """Pretrained weights could not be fetched (no network or no model hub). The error of the
+    hub client that failed is kept as ``__context__`` (not shown: its chain says nothing the
+    message does not)."""
 
 
 def load_model(
@@ -62,10 +65,13 @@ def load_model(
         return model
     if isinstance(model, nn.Module):
         if checkpoint is not None or timm_kwargs:
-            raise ValueError("checkpoint= and timm options apply to model names, not instances")
+            raise UserValueError(
+                "vw.load_model(module): checkpoint= and timm options apply to model names, "
+                "not to a module you made (load the weights into it, or pass its timm name)"
+            )
         return ViTModel(model, device=device)
     if not isinstance(model, str):
-        raise TypeError(
+        raise UserTypeError(
             f"model must be a timm model name, 'zoo:<key>', a timm ViT module or a ViTModel; "
             f"got {type(model).__name__}"
         )
@@ -74,7 +80,7 @@ def load_model(
     _check_timm_name(model)
     if checkpoint is not None:
         if pretrained:
-            raise ValueError("pass either checkpoint= or pretrained=True, not both")
+            raise UserValueError("pass either checkpoint= or pretrained=True, not both")
         module, metadata = _from_checkpoint(model, Path(checkpoint).expanduser(), timm_kwargs)
     else:
         pretrained = True if pretrained is None else bool(pretrained)
@@ -85,7 +91,9 @@ def load_model(
 
 def _load_zoo(name: str, checkpoint, pretrained, device, timm_kwargs: dict) -> ViTModel:
     if checkpoint is not None or timm_kwargs or pretrained is False:
-        raise ValueError("zoo models take no checkpoint, pretrained or timm options")
+        raise UserValueError(
+            f"vw.load_model({name!r}): zoo models take no checkpoint, pretrained or timm options"
+        )
     from vitwidgets.zoo import load_zoo_model
 
     module, meta = load_zoo_model(name[len(ZOO_PREFIX) :])
@@ -93,40 +101,66 @@ def _load_zoo(name: str, checkpoint, pretrained, device, timm_kwargs: dict) -> V
 
 
 def _from_checkpoint(name: str, path: Path, timm_kwargs: dict) -> tuple[nn.Module, dict]:
-    import timm
 
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint file at {str(path)!r}")
+        raise UserFileNotFoundError(f"no checkpoint file at {str(path)!r}")
     state = load_state_dict(path)
     if "num_classes" not in timm_kwargs:
         head = state.get("head.weight")
         timm_kwargs = {**timm_kwargs, "num_classes": int(head.shape[0]) if head is not None else 0}
-    module = timm.create_model(name, pretrained=False, **timm_kwargs)
+    module = _timm_create(name, False, timm_kwargs)
     check_supported(module)
     apply_checkpoint(module, state, path)
     return module, {"checkpoint": str(path)}
 
 
 def _create_timm(name: str, pretrained: bool, timm_kwargs: dict) -> nn.Module:
-    import timm
 
     try:
-        module = timm.create_model(name, pretrained=pretrained, **timm_kwargs)
+        module = _timm_create(name, pretrained, timm_kwargs)
     except Exception as e:
         if pretrained and _looks_like_download_failure(e):
             raise WeightsUnavailableError(
-                f"could not fetch pretrained weights for {name!r} (no network or model hub "
-                f"reachable: {type(e).__name__}: {e}). {_offline_alternatives()}"
-            ) from e
+                f"could not fetch pretrained weights for {name!r}: {_why_offline(e)}. "
+                f"{_offline_alternatives(name)}"
+            ) from None
         raise
     check_supported(module)
     return module
 
 
-def _offline_alternatives() -> str:
+def _timm_create(name: str, pretrained: bool, timm_kwargs: dict) -> nn.Module:
+    """``timm.create_model``; an option the model does not take raises a short TypeError."""
+    import timm
+
+    try:
+        return timm.create_model(name, pretrained=pretrained, **timm_kwargs)
+    except TypeError as e:
+        if timm_kwargs and "unexpected keyword argument" in str(e):
+            raise UserTypeError(
+                f"vw.load_model({name!r}, ...): timm's {name} does not take an option passed "
+                f"({e}); options given: {', '.join(sorted(timm_kwargs))}"
+            ) from None
+        raise
+
+
+def _why_offline(e: BaseException) -> str:
+    """Why the hub could not be reached, in a few words (from the chain of ``e``)."""
+    chain, seen = [], set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    if any(type(c).__name__ == "OfflineModeIsEnabled" for c in chain):
+        return "the model hub is switched off here (HF_HUB_OFFLINE=1)"
+    last = chain[-1]
+    return f"the model hub cannot be reached ({type(last).__name__})"
+
+
+def _offline_alternatives(name: str = "name") -> str:
     return (
         "Offline alternatives: the bundled mini zoo (vw.load_model('zoo:supervised'), "
-        "'zoo:dino', 'zoo:mae'), a local checkpoint (vw.load_model(name, "
+        f"'zoo:dino', 'zoo:mae'), a local checkpoint (vw.load_model({name!r}, "
         "checkpoint='weights.safetensors')), or random weights (pretrained=False)"
     )
 
@@ -139,7 +173,7 @@ def _check_timm_name(name: str) -> None:
     if not timm.is_model(arch):
         close = difflib.get_close_matches(arch, timm.list_models(), n=5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown timm model {name!r}{hint}")
+        raise UserValueError(f"unknown timm model {name!r}{hint}")
 
 
 def _looks_like_download_failure(e: BaseException) -> bool:

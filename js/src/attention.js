@@ -25,12 +25,12 @@ export function maxFrom(values, from = 0) {
  * Map attention values to [0, 1] colour positions, scaled to the largest patch value
  * (values[numPrefix:]) so the patch map uses the whole colour range; prefix cells, which often
  * hold most of the attention, clip at 1. With logScale, `decades` orders of magnitude below the
- * maximum map to 0.
+ * maximum map to 0. A given `vmax` (a scale shared by several maps, or 1) replaces the maximum.
  * @returns {{t: Float32Array, vmax: number}}
  */
-export function scaleValues(values, numPrefix, { logScale = false, decades = 3, out } = {}) {
+export function scaleValues(values, numPrefix, { logScale = false, decades = 3, out, vmax: given } = {}) {
   const t = out ?? new Float32Array(values.length);
-  const vmax = maxFrom(values, numPrefix) || maxFrom(values, 0);
+  const vmax = given ?? (maxFrom(values, numPrefix) || maxFrom(values, 0));
   if (!(vmax > 0)) {
     t.fill(0);
     return { t, vmax: 0 };

@@ -51,3 +51,33 @@ test("selecting a head sets layer then head and saves once; the filter is a trai
   assert.deepEqual([model.get("filter_tag"), model.saves], ["local", 2]);
   rpc.dispose();
 });
+
+test("an edit that fails says what was not saved and why, and reverts the table; a note's text is quoted", async () => {
+  const { statuses, rpc } = setup(() => ({ ok: false, error: "AnnotationFileError: disk full" }));
+  let reverts = 0;
+  const withRevert = createActions(rpc, new FakeModel({}), (kind, text) => statuses.push([kind, text]), { revert: () => { reverts += 1; } });
+  await withRevert.setTag({ layer: 1, head: 2 }, "global");
+  await withRevert.setNote({ layer: 1, head: 2 }, "looks left");
+  assert.equal(reverts, 2);
+  assert.deepEqual(statuses, [
+    ["error", 'your tag "global" for layer 1 head 2 was not saved: AnnotationFileError: disk full. The table shows what is saved.'],
+    ["error", 'your note "looks left" for layer 1 head 2 was not saved: AnnotationFileError: disk full. The table shows what is saved.'],
+  ]);
+  rpc.dispose();
+});
+
+test("after a kernel restart an edit fails at once with the restart message and reverts", async () => {
+  const model = new FakeModel({ annotations: {} });
+  const statuses = [];
+  let reverts = 0;
+  const rpc = createRpc(model, { timeoutMs: 60000 });
+  const actions = createActions(rpc, model, (kind, text) => statuses.push([kind, text]), { revert: () => { reverts += 1; } });
+  model.emit("comm_live_update");
+  const t0 = Date.now();
+  await actions.setTag({ layer: 0, head: 1 }, "local");
+  assert.ok(Date.now() - t0 < 1000, "no waiting for a timeout");
+  assert.equal(reverts, 1);
+  assert.deepEqual(model.sent, []);
+  assert.match(statuses[0][1], /^your tag "local" for layer 0 head 1 was not saved: the kernel restarted: re-run this cell/);
+  rpc.dispose();
+});

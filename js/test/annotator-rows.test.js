@@ -26,7 +26,7 @@ test("a row's cells, its events and the debounced note", async () => {
   assert.deepEqual([r.tr.className, r.tr.dataset.layer, r.tr.dataset.head], ["vw-row", "2", "5"]);
   assert.equal(r.tr.querySelector(".vw-proposed-tag").textContent, "offset-local ←");
   assert.equal(r.tr.querySelector(".vw-evidence").textContent, "local mass 0.9");
-  assert.equal(r.tr.querySelector(".vw-proposed").title, "offset-local ←\nlocal mass 0.9\nrule <i>",
+  assert.equal(r.tr.querySelector(".vw-proposed").title, "offset-local ←\nlocal mass 0.9\nrule: rule <i>",
     "the full proposal, evidence and rule, also when the cell cuts them");
   assert.equal(r.accept.disabled, false);
   assert.equal(buildRow({ ...P, proposed: "", evidence: "", rule: "" }, actions).accept.disabled, true,
@@ -77,4 +77,28 @@ test("the table: rows by head, count, root attributes, shown heads", () => {
   rows.get("0:2").tr.scrollIntoView = (o) => { scrolled = o; };
   scrollToSelected(rows, model);
   assert.deepEqual(scrolled, { block: "nearest" });
+});
+
+test("the tooltip holds the full evidence sentences while the cell shows the short words", () => {
+  const r = buildRow({ ...P, evidence: "5% within 1 patch", evidence_full: "local mass: 5% of the attention falls within 1 patch\noffset: <b>x</b>" }, recorder());
+  assert.equal(r.tr.querySelector(".vw-evidence").textContent, "5% within 1 patch");
+  assert.equal(r.tr.querySelector(".vw-proposed").title,
+    "offset-local ←\nlocal mass: 5% of the attention falls within 1 patch\noffset: <b>x</b>\nrule: rule <i>");
+  assert.equal(r.tr.querySelector("b"), null, "text, never HTML");
+});
+
+test("a read-only table (the annotation file could not be used) disables every edit control", () => {
+  const view = buildView(document.body.appendChild(document.createElement("div")));
+  const rows = buildRows(view.tbody, [{ layer: 0, head: 0, proposed: "local" }, { layer: 0, head: 1, proposed: "" }], recorder());
+  const model = new FakeModel({ annotations: {}, filter_tag: "", layer: 0, head: 0, tags: ["local"], read_only: true });
+  refreshTable(view, rows, model);
+  const controls = (r) => [r.select.disabled, r.note.disabled, r.accept.disabled];
+  assert.deepEqual([...rows.values()].map(controls), [[true, true, true], [true, true, true]]);
+  assert.deepEqual([view.acceptShown.disabled, view.newTagInput.disabled, view.addTag.disabled, view.filterSelect.disabled], [true, true, true, false],
+    "the filter still works");
+  assert.equal(view.root.dataset.readOnly, "true");
+  model.set("read_only", false);
+  refreshTable(view, rows, model);
+  assert.deepEqual([...rows.values()].map(controls), [[false, false, false], [false, false, true]], "nothing to accept without a proposal");
+  assert.deepEqual([view.acceptShown.disabled, view.addTag.disabled, view.root.dataset.readOnly], [false, false, "false"]);
 });

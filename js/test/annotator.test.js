@@ -81,3 +81,37 @@ test("row click selects the head; filter hides rows; edits are sent and errors s
   await until(() => root.dataset.error, "error shown");
   assert.match(el.querySelector(".vw-ann-status").textContent, /disk full/);
 });
+
+test("a tag that did not save goes back to the saved one with the reason in the status line", async () => {
+  const model = makeModel();
+  const el = document.createElement("div");
+  document.body.appendChild(el);
+  const cleanup = annotator.render({ model, el });
+  const root = el.querySelector(".vw-annotator");
+  const row = el.querySelector('tr.vw-row[data-layer="0"][data-head="1"]');
+  const select = row.querySelector("select.vw-tag");
+  select.value = "global"; // the fake kernel fails to save "global"
+  select.dispatchEvent(new window.Event("change"));
+  await until(() => root.dataset.error, "error shown");
+  assert.equal(select.value, "", "back to the saved value (none)");
+  assert.match(root.dataset.error, /your tag "global" for layer 0 head 1 was not saved: AnnotationFileError: disk full/);
+  cleanup();
+});
+
+test("after a kernel restart the status line says so at once and a chosen tag reverts", async () => {
+  const model = makeModel();
+  const el = document.createElement("div");
+  document.body.appendChild(el);
+  const cleanup = annotator.render({ model, el });
+  const root = el.querySelector(".vw-annotator");
+  model.emit("comm_live_update"); // what ipywidgets' manager does to every model when the kernel restarts
+  assert.equal(root.dataset.disconnected, "true");
+  assert.match(el.querySelector(".vw-ann-status").textContent, /the kernel restarted: re-run this cell/);
+  const select = el.querySelector('tr.vw-row[data-layer="1"][data-head="2"] select.vw-tag');
+  select.value = "local";
+  select.dispatchEvent(new window.Event("change"));
+  await until(() => /was not saved/.test(root.dataset.error), "unsaved edit shown");
+  assert.equal(select.value, XSS, "back to the saved tag");
+  assert.deepEqual(model.sent.filter((m) => m.kind === "request"), [], "nothing sent to the dead comm");
+  cleanup();
+});

@@ -32,3 +32,10 @@ test("all-zero maps and helpers", () => {
   assert.equal(argmaxFrom(new Float32Array([9, 1, 5, 2]), 1), 2);
   assert.equal(maxFrom(new Float32Array([9, 1, 5, 2]), 1), 5);
 });
+
+test("a given vmax replaces the map's own maximum (shared and absolute scales)", () => {
+  const v = new Float32Array([0.9, 0.25, 0.5]);
+  assert.deepEqual([...scaleValues(v, 1, { vmax: 1 }).t], [Math.fround(0.9), 0.25, 0.5]);
+  assert.deepEqual([...scaleValues(v, 1, { vmax: 0.5 }).t], [1, 0.5, 1]);
+  assert.equal(scaleValues(v, 1, { vmax: 0.5 }).vmax, 0.5);
+});

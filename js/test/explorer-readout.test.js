@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { alignedGrid } from "../src/geometry.js";
-import { pct, tokenLabel, tokenReadout, alignedReadout, headLabelText, focusTitleText, loadingText } from "../src/explorer/readout.js";
+import { pct, tokenLabel, tokenReadout, alignedReadout, headLabelText, focusTitleText, loadingText, headsCaptionText, alignedAxesText } from "../src/explorer/readout.js";
 import { MODES } from "./helpers.js";
 
 const label = (t) => tokenLabel(t, ["cls"], 2);
@@ -49,8 +49,23 @@ test("labels, titles and loading lines", () => {
   assert.equal(headLabelText(2, "local"), "head 2 · local");
   assert.equal(focusTitleText({ mode: "column", layer: 3, head: 1, tag: "global", modes: MODES }), "layer 3 · head 1 · global · keys ← all queries");
   assert.equal(focusTitleText({ mode: "row", layer: 0, head: 0, tag: undefined, modes: MODES }), "layer 0 · head 0 · query → keys");
-  assert.equal(focusTitleText({ mode: "rollout", layer: 4, head: 1, modes: MODES }), "rollout of blocks 0–4 (mean of heads)");
+  assert.equal(focusTitleText({ mode: "rollout", layer: 4, head: 1, modes: MODES }), "rollout to layer 4 (blocks 0–4, mean of heads): query → keys");
   assert.equal(focusTitleText({ mode: "new", layer: 0, head: 0, modes: undefined }), "layer 0 · head 0 · new", "unknown modes show their id");
   assert.equal(loadingText({ layer: 2, mode: "row" }), "loading layer 2…");
   assert.equal(loadingText({ layer: 2, mode: "aligned" }), "loading layer 2 (aligned)…");
+});
+
+test("in rollout mode the small maps say they show each head's query → keys, unlike the large rollout", () => {
+  assert.equal(headLabelText(3, undefined, "rollout"), "head 3: query → keys");
+  assert.equal(headLabelText(3, "local", "rollout"), "head 3: query → keys · local");
+  assert.equal(headLabelText(3, undefined, "row"), "head 3");
+  assert.equal(headsCaptionText({ mode: "rollout", layer: 5, modes: MODES }), "each head: query → keys of layer 5 alone (not rolled out)");
+  assert.equal(headsCaptionText({ mode: "column", layer: 2, modes: MODES }), "each head: keys ← all queries, layer 2");
+  assert.match(headsCaptionText({ mode: "aligned", layer: 1, modes: MODES }), /offset from the query, mean over queries, layer 1$/);
+});
+
+test("the aligned map's axis hint names the offset ranges of the grid", () => {
+  const g = { rows: 2 * 14 - 1, cols: 2 * 16 - 1 }; // a 14 x 16 patch grid
+  assert.equal(alignedAxesText(g),
+    "axes: offset from the query in patches, dx −15…+15 → right, dy −13…+13 ↓ down; the dashed axes cross at the query (outlined)");
 });

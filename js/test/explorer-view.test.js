@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { installDom, FakeModel, MODES, COLORMAPS } from "./helpers.js";
 import {
   buildView, bindControls, renderModeButtons, renderColormapOptions, renderChoices, syncControls, setStatus, loaderHooks,
-  buildHeadCells, buildStructure, createStrip, renderStrip, markStrip, revokeUrls,
+  buildHeadCells, buildStructure, createStrip, renderStrip, markStrip, revokeUrls, renderScaleOptions, showLegend,
 } from "../src/explorer/view.js";
 
 before(() => {
@@ -144,4 +144,43 @@ test("the strip shows several thumbnails, marks the current one and picks images
   strip.mark();
   assert.equal(v.strip.children[0].dataset.selected, "true");
   strip.dispose();
+});
+
+const SCALES = [
+  { id: "map", label: "per map", title: "each map to its own top" },
+  { id: "layer", label: "per layer", title: "one top per layer" },
+  { id: "absolute", label: "absolute", title: "100 %" },
+];
+
+test("scale, dim and grid controls mirror their traits and write them; the colour bar shows its words", () => {
+  const v = mount();
+  for (const sel of ["select.vw-scale", "input.vw-dim", "input.vw-grid-lines", "input.vw-contour", ".vw-colorbar .vw-legend-low", ".vw-colorbar canvas.vw-legend",
+    ".vw-colorbar .vw-legend-high", ".vw-heads-caption", ".vw-focus-caption"]) {
+    assert.ok(v.root.querySelector(sel), sel);
+  }
+  const model = state({ _scales: SCALES, scale: "layer", dim: 0.4, grid_lines: true });
+  renderChoices(v, model);
+  assert.deepEqual([...v.scaleSelect.options].map((o) => [o.value, o.textContent, o.title]), SCALES.map((x) => [x.id, x.label, x.title]));
+  syncControls(v, model);
+  assert.deepEqual([v.scaleSelect.value, v.dimSlider.value, v.gridBox.checked], ["layer", "0.4", true]);
+  assert.deepEqual([v.root.dataset.scale, v.root.dataset.gridLines], ["layer", "true"]);
+  bindControls(v, model);
+  v.scaleSelect.value = "absolute";
+  v.scaleSelect.dispatchEvent(new window.Event("change"));
+  v.dimSlider.value = "0.6";
+  v.dimSlider.dispatchEvent(new window.Event("input"));
+  v.gridBox.checked = false;
+  v.gridBox.dispatchEvent(new window.Event("change"));
+  assert.equal(v.contourBox.checked, false);
+  v.contourBox.checked = true;
+  v.contourBox.dispatchEvent(new window.Event("change"));
+  assert.deepEqual([model.get("scale"), model.get("dim"), model.get("grid_lines"), model.get("contour")], ["absolute", 0.6, false, 0.5]);
+  model.set("contour", 0.3);
+  syncControls(v, model);
+  assert.equal(v.contourBox.checked, true, "any level above 0 shows as checked");
+  showLegend(v, { low: "0%", high: "<b>max</b> 8.6%", title: "Colour of head 2" }, 0.086);
+  assert.deepEqual([v.legendLow.textContent, v.legendHigh.textContent, v.colorbar.title, v.root.dataset.scaleMax], ["0%", "<b>max</b> 8.6%", "Colour of head 2", "0.086"]);
+  assert.equal(v.legendHigh.querySelector("b"), null, "text, not HTML");
+  renderScaleOptions(v.scaleSelect, SCALES.slice(0, 1));
+  assert.equal(v.scaleSelect.options.length, 1);
 });

@@ -249,7 +249,7 @@ test("aligned and rollout modes ask for their part and read it; no cancel messag
   el.querySelector('.vw-modes button[data-mode="row"]').click(); // moves away before the rollout arrives
   el.querySelector('.vw-modes button[data-mode="rollout"]').click();
   await until(() => root.dataset.ready === "true" && root.dataset.mode === "rollout", "rollout painted");
-  assert.equal(el.querySelector(".vw-focus-title").textContent, "rollout of blocks 0–0 (mean of heads)");
+  assert.equal(el.querySelector(".vw-focus-title").textContent, "rollout to layer 0 (blocks 0–0, mean of heads): query → keys");
   assert.deepEqual(model.sent.filter((m) => m.kind === "request").at(-1).params, { image: 0, layer: 0, mode: "rollout", include: ["rollout"] });
   assert.deepEqual([...new Set(model.sent.map((m) => m.kind))], ["request"]);
   cleanup();
@@ -337,5 +337,95 @@ test("before a big layer arrives the shown query's rows are asked for first and 
   assert.deepEqual(rgbAt(el.querySelectorAll("canvas.vw-head")[1], smallLayout(), 0), [255, 255, 255], "CLS's row, head 1");
   await until(() => root.dataset.loading === "false", "the layer arrived");
   assert.equal(root.dataset.attentionForm, "dense");
+  cleanup();
+});
+
+test("after a kernel restart the status line says so at once, offers no retry, and a new selection fails at once", async () => {
+  const { model, el, root, cleanup } = await mountPainted();
+  model.emit("comm_live_update"); // ipywidgets' manager: the kernel is restarting
+  assert.equal(root.dataset.disconnected, "true");
+  assert.match(root.dataset.error, /^the kernel restarted: re-run this cell/);
+  assert.equal(el.querySelector("button.vw-retry"), null, "retrying cannot help");
+  const sentBefore = model.sent.length;
+  const t0 = Date.now();
+  el.querySelector('.vw-modes button[data-mode="aligned"]').click(); // not cached: needs the kernel
+  await until(() => root.dataset.loading === "false", "the request settled", 1000);
+  assert.ok(Date.now() - t0 < 500, "no waiting for the 2 s timeout");
+  assert.match(el.querySelector(".vw-status").textContent, /the kernel restarted: re-run this cell/);
+  assert.equal(model.sent.length, sentBefore, "nothing sent to the dead comm");
+  el.querySelector('.vw-modes button[data-mode="row"]').click(); // cached: painted, the message stays
+  assert.match(root.dataset.error, /the kernel restarted/);
+  cleanup();
+});
+
+test("a send that throws (Cannot send) reaches the status line instead of loading forever", async () => {
+  const { model, el, root, cleanup } = await mountPainted();
+  model.send = () => { throw new Error("Cannot send"); };
+  el.querySelector('.vw-modes button[data-mode="aligned"]').click();
+  await until(() => root.dataset.loading === "false", "the request settled", 1000);
+  assert.match(root.dataset.error, /cannot reach the kernel \(it restarted or shut down\): re-run this cell/);
+  cleanup();
+});
+
+test("a kernel-form layer's hover after a restart shows the restart message, not a retry", async () => {
+  const { model, el, root, cleanup } = await mountPainted(makeModel({ form: "kernel" }));
+  model.emit("comm_live_update");
+  root.dataset.error = ""; // as if something had cleared it: the hover must bring it back
+  hoverToken(el.querySelector("canvas.vw-focus"), focusLayout(), 6);
+  await until(() => root.dataset.error !== "", "error shown", 1000);
+  assert.match(root.dataset.error, /the kernel restarted/);
+  assert.equal(el.querySelector("button.vw-retry"), null);
+  cleanup();
+});
+
+/** PNG bytes of a jsdom canvas (jsdom has no toBlob): its pixels encoded by @napi-rs/canvas. */
+async function installToBlob() {
+  const { createCanvas } = await import("@napi-rs/canvas");
+  const { Blob: NodeBlob } = await import("node:buffer");
+  window.HTMLCanvasElement.prototype.toBlob = function toBlob(cb, type) {
+    const img = this.getContext("2d").getImageData(0, 0, this.width, this.height);
+    const c = createCanvas(this.width, this.height);
+    c.getContext("2d").putImageData(img, 0, 0);
+    cb(new NodeBlob([c.toBuffer("image/png")], { type }));
+  };
+}
+
+test("the kernel's export_png request is answered with a PNG of the composite as a buffer", async () => {
+  await installToBlob();
+  const { model, el, cleanup } = await mountPainted();
+  const replies = [];
+  model.send = (msg, _cb, buffers) => replies.push([msg, buffers]);
+  model.emit("msg:custom", { kind: "request", id: "kernel-7", method: "export_png", params: { scale: 1 } }, []);
+  await until(() => replies.length === 1, "export reply");
+  const [msg, buffers] = replies[0];
+  assert.equal(msg.kind, "reply");
+  assert.equal(msg.id, "kernel-7");
+  assert.equal(msg.ok, true, msg.error);
+  const png = buffers[0];
+  assert.deepEqual([...png.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], "PNG signature");
+  const ihdr = new DataView(png.buffer, png.byteOffset + 16, 8);
+  assert.deepEqual([ihdr.getUint32(0), ihdr.getUint32(4)], [msg.result.width, msg.result.height]);
+  const focus = el.querySelector("canvas.vw-focus");
+  assert.ok(msg.result.width > focus.width + 150 && msg.result.height > focus.height, "the focus map and the heads beside it");
+  assert.equal(msg.result.name, "vitwidgets-toy-image0-layer0-head0-row.png");
+  cleanup();
+});
+
+test("the export button downloads the PNG under a name that says what it shows", async () => {
+  await installToBlob();
+  const { el, cleanup } = await mountPainted();
+  const clicked = [];
+  const origClick = window.HTMLAnchorElement.prototype.click;
+  window.HTMLAnchorElement.prototype.click = function click() { clicked.push(this.download); };
+  const origUrl = URL.createObjectURL;
+  URL.createObjectURL = () => "blob:fake";
+  try {
+    el.querySelector("button.vw-export").click();
+    await until(() => clicked.length === 1, "download clicked");
+    assert.deepEqual(clicked, ["vitwidgets-toy-image0-layer0-head0-row.png"]);
+  } finally {
+    window.HTMLAnchorElement.prototype.click = origClick;
+    URL.createObjectURL = origUrl;
+  }
   cleanup();
 });

@@ -65,3 +65,104 @@ test("replies to other views' requests are ignored", () => {
   a.dispose();
   b.dispose();
 });
+
+/** A FakeModel whose send throws as a disposed comm does after a kernel restart. */
+function deadCommModel() {
+  const model = new FakeModel({});
+  model.send = () => { throw new Error("Cannot send"); };
+  return model;
+}
+
+test("a send that throws (a dead comm) rejects the request as disconnected instead of throwing", async () => {
+  const told = [];
+  const rpc = createRpc(deadCommModel(), { timeoutMs: 60000, onDisconnect: (e) => told.push(e) });
+  const { promise } = rpc.request("layer_data", {});
+  await assert.rejects(promise, (e) => e instanceof RpcError && e.disconnected && /re-run this cell/.test(e.message));
+  assert.equal(rpc.pendingCount, 0, "no timer left waiting 60 s");
+  assert.equal(told.length, 1);
+  assert.match(rpc.disconnected, /cannot reach the kernel/);
+  rpc.dispose();
+});
+
+test("the kernel restarting (comm_live_update) rejects every pending request at once and says so once", async () => {
+  const model = new FakeModel({});
+  const told = [];
+  const rpc = createRpc(model, { timeoutMs: 60000, onDisconnect: (e) => told.push(e.message) });
+  const a = rpc.request("rows", {}).promise;
+  const b = rpc.request("layer_data", {}).promise;
+  model.emit("comm_live_update");
+  model.emit("comm_live_update");
+  for (const p of [a, b]) {
+    await assert.rejects(p, (e) => e.disconnected && e.message === "the kernel restarted: re-run this cell to use this widget again");
+  }
+  assert.deepEqual(told, ["the kernel restarted: re-run this cell to use this widget again"]);
+  assert.equal(rpc.pendingCount, 0);
+  rpc.dispose();
+});
+
+test("after a restart requests reject at once without sending", async () => {
+  const model = new FakeModel({});
+  const rpc = createRpc(model, { timeoutMs: 60000 });
+  model.emit("comm_live_update");
+  const t0 = Date.now();
+  await assert.rejects(rpc.request("set", { tag: "x" }).promise, (e) => e.disconnected && !e.timedOut && !e.cancelled);
+  assert.ok(Date.now() - t0 < 1000);
+  assert.deepEqual(model.sent, [], "nothing goes to a dead comm");
+  rpc.dispose();
+  assert.equal(model.handlers.get("comm_live_update").size, 0, "dispose stops listening");
+});
+
+test("a timeout says the kernel may be busy or restarted and what to do", async () => {
+  const rpc = createRpc(new FakeModel({}), { timeoutMs: 10 });
+  await assert.rejects(rpc.request("x").promise, (e) => e.timedOut && !e.disconnected && /busy, or it restarted \(then re-run this cell\)/.test(e.message));
+  rpc.dispose();
+});
+
+/** A FakeModel that records the buffers sent with each message. */
+function recordingModel() {
+  const model = new FakeModel({});
+  model.sentBuffers = [];
+  model.send = (msg, _callbacks, buffers) => { model.sent.push(msg); model.sentBuffers.push(buffers ?? []); };
+  return model;
+}
+
+test("serve answers the kernel's request with the handler's result and buffers under the request's id", async () => {
+  const model = recordingModel();
+  const rpc = createRpc(model);
+  const png = new Uint8Array([137, 80, 78, 71]);
+  rpc.serve("export_png", async (params) => ({ result: { width: 3, scale: params.scale }, buffers: [png] }));
+  model.emit("msg:custom", { kind: "request", id: "k-1", method: "export_png", params: { scale: 2 } }, []);
+  await tick(5);
+  assert.deepEqual(model.sent, [{ kind: "reply", id: "k-1", ok: true, result: { width: 3, scale: 2 } }]);
+  assert.deepEqual(model.sentBuffers, [[png]]);
+  rpc.dispose();
+});
+
+test("serve turns a handler's failure and an unknown method into error replies", async () => {
+  const model = recordingModel();
+  const rpc = createRpc(model);
+  rpc.serve("export_png", () => { throw new Error("nothing painted yet"); });
+  model.emit("msg:custom", { kind: "request", id: "k-1", method: "export_png", params: {} }, []);
+  model.emit("msg:custom", { kind: "request", id: "k-2", method: "nope", params: {} }, []);
+  await tick(5);
+  const byId = Object.fromEntries(model.sent.map((m) => [m.id, m]));
+  assert.deepEqual(byId["k-1"], { kind: "reply", id: "k-1", ok: false, error: "nothing painted yet" });
+  assert.equal(byId["k-2"].ok, false);
+  assert.match(byId["k-2"].error, /unknown request "nope"; the frontend answers: export_png/);
+  rpc.dispose();
+});
+
+test("serve answers a request the kernel resends while its answer is on the way once", async () => {
+  const model = recordingModel();
+  const rpc = createRpc(model);
+  let calls = 0;
+  rpc.serve("export_png", async () => { calls += 1; await tick(20); return { result: {}, buffers: [] }; });
+  const request = { kind: "request", id: "k-9", method: "export_png", params: {} };
+  model.emit("msg:custom", request, []);
+  await tick(5);
+  model.emit("msg:custom", request, []); // resent: the kernel had heard nothing yet
+  await tick(40);
+  assert.equal(calls, 1);
+  assert.deepEqual(model.sent.map((m) => m.id), ["k-9"]);
+  rpc.dispose();
+});

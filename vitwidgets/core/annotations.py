@@ -6,6 +6,9 @@ at once (autosave) with an atomic write (a temporary file in the same folder, fl
 renamed over the old file), so a crash or kernel restart never leaves half a file and loses at
 most the edit in flight. A file that cannot be read, that was written for another model, or that
 changed on disk since it was read is never overwritten: :class:`AnnotationFileError` says why.
+Opened with ``strict=False`` (as the annotator opens it), such a file leaves the store empty and
+read-only, with :attr:`HeadAnnotations.problem` saying what is wrong, until the person chooses
+another file (:meth:`HeadAnnotations.save_as`).
 
 File layout (``schema_version`` 1)::
 
@@ -26,10 +29,12 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .errors import UserError
 from .indexing import block_index, check_head
 from .vocab import PRESET_TAGS, tag_with_direction
 
@@ -44,8 +49,26 @@ _RENAMED_KEYS = {"depth": "num_layers"}
 MAX_TEXT = 10_000
 
 
-class AnnotationFileError(ValueError):
-    """An annotation file that cannot be used (corrupt, another model, changed on disk)."""
+class AnnotationFileError(UserError, ValueError):
+    """An annotation file that cannot be used (corrupt, another model, changed on disk).
+
+    Attributes: ``path`` (the file) and ``reason`` (what is wrong with it, one clause).
+    """
+
+    def __init__(self, path: Path, reason: str, advice: str = ""):
+        self.path, self.reason = path, reason
+        advice = advice or "It was left untouched; fix or move it, or pass another path"
+        super().__init__(f"annotation file {path}: {reason}. {advice}")
+
+
+def next_free_path(path: str | os.PathLike) -> Path:
+    """``<stem>-1<suffix>``, ``<stem>-2<suffix>``, ... beside ``path``: the first that does
+    not exist (where a person's edits go when ``path`` cannot be used)."""
+    path = Path(path)
+    n = 1
+    while (candidate := path.with_name(f"{path.stem}-{n}{path.suffix}")).exists():
+        n += 1
+    return candidate
 
 
 def proposal_to_tag(proposal: dict) -> str:
@@ -71,6 +94,9 @@ class HeadAnnotations:
         identity: the model's identity (``ViTModel.identity``); must match the file's.
         num_layers, num_heads: the model's shape, to reject heads that do not exist.
         autosave: save after every change.
+        strict: raise :class:`AnnotationFileError` for a file that cannot be used. With
+            ``strict=False`` the store opens empty and read-only instead, :attr:`problem`
+            says why, and the file is never written; :meth:`save_as` moves to another file.
     """
 
     def __init__(
@@ -81,6 +107,7 @@ class HeadAnnotations:
         num_layers: int,
         num_heads: int,
         autosave: bool = True,
+        strict: bool = True,
     ):
         self.path = Path(path).expanduser()
         self.identity = dict(identity)
@@ -91,18 +118,26 @@ class HeadAnnotations:
         self.saved_at: str | None = None
         self._heads: dict[tuple[int, int], dict[str, str]] = {}
         self._disk_digest: str | None = None  # digest of the file as we last read/wrote it
+        #: what is wrong with the file (``None`` when it was read or does not exist yet);
+        #: while set, edits raise and nothing is written
+        self.problem: AnnotationFileError | None = None
         if self.path.exists():
-            self._load()
+            try:
+                self._load()
+            except AnnotationFileError as e:
+                if strict:
+                    raise
+                self.problem = e
 
     # -- reading ----------------------------------------------------------------------------
     def _fail(self, why: str) -> AnnotationFileError:
-        return AnnotationFileError(
-            f"annotation file {self.path}: {why}. It was left untouched; fix or move it, or "
-            f"pass another path"
-        )
+        return AnnotationFileError(self.path, why)
 
     def _load(self) -> None:
-        raw = self.path.read_bytes()
+        try:
+            raw = self.path.read_bytes()
+        except OSError as e:
+            raise self._fail(f"cannot be read ({e.strerror or e})") from None
         try:
             doc = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -135,7 +170,9 @@ class HeadAnnotations:
             try:
                 layer, head = self._check_head(e["layer"], e["head"])
                 tag, note = self._check_text(e.get("tag", "")), self._check_text(e.get("note", ""))
-            except (KeyError, TypeError, ValueError) as err:
+            except KeyError as err:
+                raise self._fail(f"heads[{i}] has no {err.args[0]!r}") from None
+            except (TypeError, ValueError) as err:
                 raise self._fail(f"heads[{i}] is invalid ({err})") from None
             heads[(layer, head)] = {
                 "tag": tag,
@@ -190,6 +227,7 @@ class HeadAnnotations:
         source: str = "user",
     ) -> dict[str, str]:
         """Set a head's tag and/or note (``None`` leaves it); saves when ``autosave``."""
+        self._check_writable()
         key = self._check_head(layer, head)
         entry = dict(self._heads.get(key, {"tag": "", "note": "", "source": source}))
         if tag is not None:
@@ -213,6 +251,7 @@ class HeadAnnotations:
         Heads that already have a tag keep it unless ``overwrite``. Returns how many changed.
         Saves once at the end when ``autosave``.
         """
+        self._check_writable()
         changed = 0
         autosave, self.autosave = self.autosave, False
         try:
@@ -229,6 +268,8 @@ class HeadAnnotations:
         return changed
 
     def add_custom_tag(self, tag: str) -> None:
+        """Offer ``tag`` beside the preset tags (saved with the file)."""
+        self._check_writable()
         tag = self._check_text(tag).strip()
         if not tag:
             raise ValueError("a tag cannot be empty")
@@ -242,6 +283,29 @@ class HeadAnnotations:
         return [*PRESET_TAGS, *self.custom_tags]
 
     # -- writing ----------------------------------------------------------------------------
+    @property
+    def read_only(self) -> bool:
+        """True while :attr:`problem` is set: edits raise and the file is not written."""
+        return self.problem is not None
+
+    def _check_writable(self) -> None:
+        if self.problem is not None:
+            raise AnnotationFileError(
+                self.path, self.problem.reason,
+                "It was left untouched and edits are off so that nothing overwrites it: fix "
+                "or move it and open it again, or save to another file (save_as)",
+            )
+
+    def save_as(self, path: str | os.PathLike) -> Path:
+        """Use ``path`` from now on and save there (a file that does not exist yet: nothing
+        is overwritten). Ends the read-only state of a store whose file could not be used;
+        the unusable file stays as it was."""
+        new = Path(path).expanduser()
+        if new.exists():
+            raise AnnotationFileError(new, "exists already", "Choose a path that does not exist")
+        self.path, self.problem, self._disk_digest = new, None, None
+        return self.save()
+
     def _changed(self) -> None:
         if self.autosave:
             self.save()
@@ -264,8 +328,10 @@ class HeadAnnotations:
         """Write the file atomically (temporary file in the same folder, fsync, rename).
 
         Raises :class:`AnnotationFileError` when the file changed on disk since it was read
-        or last written here (another kernel or a person edited it): it is not overwritten.
+        or last written here (another kernel or a person edited it), or could not be used
+        when it was opened: it is not overwritten.
         """
+        self._check_writable()
         current = self.path.read_bytes() if self.path.exists() else None
         if _digest(current) != self._disk_digest:
             raise self._fail(
@@ -290,3 +356,47 @@ class HeadAnnotations:
         self._disk_digest = _digest(data)
         self.saved_at = doc["saved_at"]
         return self.path
+
+
+# -- as a table ---------------------------------------------------------------------------------
+#: columns of :func:`annotation_table`, in order
+TABLE_COLUMNS = (
+    "layer", "head", "proposed_tag", "evidence", "tag", "note", "source", "updated_at",
+    "local_mass", "offset_dy", "offset_dx", "prefix_share", "distance_pixels",
+    "model", "weights_sha256",
+)
+_EVIDENCE_NUMBERS = ("local_mass", "offset_dy", "offset_dx", "prefix_share", "distance_pixels")
+
+
+def annotation_table(
+    store: HeadAnnotations, proposals: Sequence[dict] = (), *, prefix: str = "CLS"
+) -> list[dict[str, Any]]:
+    """One row per head of the model (layer-major), with :data:`TABLE_COLUMNS`.
+
+    ``proposed_tag`` and ``evidence`` (plain words, :func:`describe_evidence`) and the evidence
+    numbers (shares in [0, 1], offsets in patches with dy > 0 = down, distance in pixels) come
+    from ``proposals`` (``metrics.propose_head_tags`` entries; empty strings and ``None`` for a
+    head without one); ``tag``, ``note``, ``source`` and ``updated_at`` from ``store`` (empty
+    strings for a head not annotated); ``model`` and ``weights_sha256`` from its identity.
+    """
+    from .metrics.tags import describe_evidence
+
+    by_head = {(int(p["layer"]), int(p["head"])): p for p in proposals}
+    model = store.identity.get("name", "")
+    sha = store.identity.get("weights_sha256", "")
+    rows = []
+    for layer in range(store.num_layers):
+        for head in range(store.num_heads):
+            p = by_head.get((layer, head))
+            entry = store.get(layer, head)
+            evidence = (p or {}).get("evidence", {})
+            rows.append({
+                "layer": layer, "head": head,
+                "proposed_tag": proposal_to_tag(p) if p else "",
+                "evidence": describe_evidence(p, prefix)[0] if p else "",
+                "tag": entry["tag"], "note": entry["note"], "source": entry["source"],
+                "updated_at": entry["updated_at"],
+                **{k: evidence.get(k) for k in _EVIDENCE_NUMBERS},
+                "model": model, "weights_sha256": sha,
+            })  # fmt: skip
+    return rows

@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 
+from .errors import UserTypeError, UserValueError
+
 __all__ = ["ByteCache", "CacheInfo", "parse_bytes", "format_bytes", "default_budget", "nbytes_of"]
 
 _UNITS = {
@@ -35,20 +37,20 @@ def parse_bytes(value: int | float | str, *, what: str = "cache budget") -> int:
     ``"1.5e9"`` (decimal kB/MB/GB/TB and binary KiB/MiB/GiB/TiB units)."""
     expected = f'{what} must be a positive number of bytes or a string like "2GB" or "512MiB"'
     if isinstance(value, bool):
-        raise TypeError(f"{expected}; got {value!r}")
+        raise UserTypeError(f"{expected}; got {value!r}")
     if isinstance(value, (int, float)):
         number, unit = float(value), ""
     elif isinstance(value, str):
         m = _PATTERN.match(value)
         if not m or m.group(2).lower() not in _UNITS:
-            raise ValueError(f"{expected}; could not read {value!r} "
+            raise UserValueError(f"{expected}; could not read {value!r} "
                              f"(units: {', '.join(u for u in _UNITS if u)})")
         number, unit = float(m.group(1)), m.group(2).lower()
     else:
-        raise TypeError(f"{expected}; got {type(value).__name__}")
+        raise UserTypeError(f"{expected}; got {type(value).__name__}")
     size = int(number * _UNITS[unit])
     if size <= 0:
-        raise ValueError(f"{expected}; got {value!r}")
+        raise UserValueError(f"{expected}; got {value!r}")
     return size
 
 

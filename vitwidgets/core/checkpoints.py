@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .errors import UserValueError
+
 __all__ = ["load_state_dict", "apply_checkpoint"]
 
 
@@ -25,7 +27,7 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
         try:
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
         except Exception as e:  # weights_only refuses pickled code
-            raise ValueError(
+            raise UserValueError(
                 f"could not load {path.name} with weights_only=True (vitwidgets never unpickles "
                 f"code): {e}. Convert it to .safetensors or a plain state dict"
             ) from e
@@ -33,9 +35,9 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
             if isinstance(obj, dict) and isinstance(obj.get(key), dict):
                 obj = obj[key]
         if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-            raise ValueError(f"{path.name} does not hold a state dict of tensors")
+            raise UserValueError(f"{path.name} does not hold a state dict of tensors")
         return {k.removeprefix("module."): v for k, v in obj.items()}
-    raise ValueError(
+    raise UserValueError(
         f"unsupported checkpoint format {suffix!r} for {path.name}: expected .safetensors, "
         ".pth, .pt, .bin or .ckpt (tensors only)"
     )
@@ -50,14 +52,14 @@ def apply_checkpoint(model: nn.Module, state: dict[str, torch.Tensor], path: Pat
         module = importlib.import_module(type(model).__module__)
         filt = getattr(module, "checkpoint_filter_fn", None)
         if filt is None:
-            raise ValueError(
+            raise UserValueError(
                 f"{path.name}: pos_embed {tuple(pos.shape)} does not match the model's "
                 f"{tuple(own['pos_embed'].shape)}; pass img_size= matching the checkpoint"
             )
         state = filt(state, model)
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
-        raise ValueError(
+        raise UserValueError(
             f"{path.name} does not fit this architecture: missing keys "
             f"{result.missing_keys[:8]}{'...' if len(result.missing_keys) > 8 else ''}, "
             f"unexpected keys {result.unexpected_keys[:8]}"

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .errors import UserFileNotFoundError, UserTypeError, UserValueError
+
 _EXPECTED = (
     "expected a PIL image, a file path, a numpy array HxW, HxWxC or BxHxWxC (C in 1, 3, 4; "
     "uint8, uint16 or float in [0, 1]), a torch tensor CxHxW or BxCxHxW (uint8 or float in "
@@ -42,7 +44,7 @@ def _channels_to_rgb(chw: torch.Tensor, what: str) -> torch.Tensor:
         return chw
     if c == 4:
         return _composite_alpha(chw)
-    raise ValueError(f"{what} has {c} channels; {_EXPECTED}")
+    raise UserValueError(f"{what} has {c} channels; {_EXPECTED}")
 
 
 def _scale_to_unit(arr: np.ndarray | torch.Tensor, what: str) -> torch.Tensor:
@@ -60,20 +62,22 @@ def _scale_to_unit(arr: np.ndarray | torch.Tensor, what: str) -> torch.Tensor:
     if t.dtype in (torch.uint16, torch.int16, torch.int32, torch.int64):
         t = t.float()
         if t.numel() and (t.min() < 0 or t.max() > 65535):
-            raise ValueError(f"{what}: integer pixel values must lie in [0, 65535]; {_EXPECTED}")
+            raise UserValueError(
+                f"{what}: integer pixel values must lie in [0, 65535]; {_EXPECTED}"
+            )
         return t / 65535.0
     if t.is_floating_point():
         t = t.float()
         if t.numel() and not torch.isfinite(t).all():
-            raise ValueError(f"{what} contains NaN or infinite values")
+            raise UserValueError(f"{what} contains NaN or infinite values")
         lo, hi = (float(t.min()), float(t.max())) if t.numel() else (0.0, 0.0)
         if lo < -1e-3 or hi > 1 + 1e-3:
-            raise ValueError(
+            raise UserValueError(
                 f"{what}: float pixel values must lie in [0, 1], got [{lo:.3g}, {hi:.3g}]. "
                 "Divide uint8-range data by 255; pass raw images, not already-normalised ones"
             )
         return t.clamp(0, 1)
-    raise TypeError(f"{what} has dtype {t.dtype}; {_EXPECTED}")
+    raise UserTypeError(f"{what} has dtype {t.dtype}; {_EXPECTED}")
 
 
 def _pil_to_tensor(img: Image.Image) -> torch.Tensor:
@@ -107,10 +111,10 @@ def _numpy_to_tensor(arr: np.ndarray, what: str) -> torch.Tensor:
     if arr.ndim == 2:
         arr = arr[:, :, None]
     if arr.ndim != 3:
-        raise ValueError(f"{what} has shape {arr.shape}; {_EXPECTED}")
+        raise UserValueError(f"{what} has shape {arr.shape}; {_EXPECTED}")
     if arr.shape[2] not in (1, 2, 3, 4):
         hint = " (it looks channels-first: numpy images are HxWxC)" if arr.shape[0] <= 4 else ""
-        raise ValueError(f"{what} has shape {arr.shape}{hint}; {_EXPECTED}")
+        raise UserValueError(f"{what} has shape {arr.shape}{hint}; {_EXPECTED}")
     t = _scale_to_unit(arr, what).permute(2, 0, 1)
     return _channels_to_rgb(t, what)
 
@@ -121,11 +125,11 @@ def _tensor_to_tensors(t: torch.Tensor, what: str) -> list[torch.Tensor]:
     if t.ndim == 3:
         if t.shape[0] not in (1, 2, 3, 4):
             hint = " (it looks channels-last: torch images are CxHxW)" if t.shape[-1] <= 4 else ""
-            raise ValueError(f"{what} has shape {tuple(t.shape)}{hint}; {_EXPECTED}")
+            raise UserValueError(f"{what} has shape {tuple(t.shape)}{hint}; {_EXPECTED}")
         return [_channels_to_rgb(_scale_to_unit(t.detach().cpu(), what), what)]
     if t.ndim == 4:
         return [im for i in range(t.shape[0]) for im in _tensor_to_tensors(t[i], f"{what}[{i}]")]
-    raise ValueError(f"{what} has shape {tuple(t.shape)}; {_EXPECTED}")
+    raise UserValueError(f"{what} has shape {tuple(t.shape)}; {_EXPECTED}")
 
 
 def to_rgb_tensors(images: Any) -> list[torch.Tensor]:
@@ -144,11 +148,11 @@ def to_rgb_tensors(images: Any) -> list[torch.Tensor]:
     """
     if isinstance(images, (list, tuple)):
         if len(images) == 0:
-            raise ValueError(f"got an empty list of images; {_EXPECTED}")
+            raise UserValueError(f"got an empty list of images; {_EXPECTED}")
         out: list[torch.Tensor] = []
         for i, im in enumerate(images):
             if isinstance(im, (list, tuple)):
-                raise TypeError(f"images[{i}] is a nested {type(im).__name__}; {_EXPECTED}")
+                raise UserTypeError(f"images[{i}] is a nested {type(im).__name__}; {_EXPECTED}")
             out.extend(_one_to_tensors(im, f"images[{i}]"))
         return out
     return _one_to_tensors(images, "image")
@@ -160,7 +164,7 @@ def _one_to_tensors(im: Any, what: str) -> list[torch.Tensor]:
     if isinstance(im, (str, os.PathLike)):
         path = Path(im).expanduser()
         if not path.is_file():
-            raise FileNotFoundError(f"{what}: no image file at {str(path)!r}")
+            raise UserFileNotFoundError(f"{what}: no image file at {str(path)!r}")
         with Image.open(path) as pil:
             pil.load()
             return [_pil_to_tensor(pil)]
@@ -170,7 +174,7 @@ def _one_to_tensors(im: Any, what: str) -> list[torch.Tensor]:
         return [_numpy_to_tensor(im, what)]
     if isinstance(im, torch.Tensor):
         return _tensor_to_tensors(im, what)
-    raise TypeError(f"{what} is a {type(im).__name__}; {_EXPECTED}")
+    raise UserTypeError(f"{what} is a {type(im).__name__}; {_EXPECTED}")
 
 
 def _resize(img: torch.Tensor, size: tuple[int, int], interpolation: str) -> torch.Tensor:
@@ -220,7 +224,7 @@ def crop_to_patch_multiple(img: torch.Tensor, patch_size: int) -> torch.Tensor:
     h, w = img.shape[-2:]
     th, tw = (h // patch_size) * patch_size, (w // patch_size) * patch_size
     if th == 0 or tw == 0:
-        raise ValueError(f"image of {h}x{w} px is smaller than one {patch_size}px patch")
+        raise UserValueError(f"image of {h}x{w} px is smaller than one {patch_size}px patch")
     return _center_crop(img, (th, tw))
 
 

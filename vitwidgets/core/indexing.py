@@ -23,6 +23,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from .errors import UserTypeError, UserValueError
+
 __all__ = [
     "EMBEDDING",
     "LayerArg",
@@ -46,7 +48,7 @@ LayersArg = int | Iterable[int | str] | None
 
 def _as_int(value: object, what: str) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{what} must be an int, got {value!r}")
+        raise UserTypeError(f"{what} must be an int, got {value!r}")
     return int(value)
 
 
@@ -73,7 +75,7 @@ def block_index(
     layer = _as_int(layer, "layer")
     low = -num_layers if negative else 0
     if not low <= layer < num_layers:
-        raise ValueError(
+        raise UserValueError(
             f"layer {layer} out of range: {owner} has {num_layers} blocks "
             f"{_range_text(num_layers, negative)}"
         )
@@ -93,13 +95,13 @@ def block_indices(
     if isinstance(layers, (int, np.integer)) and not isinstance(layers, (bool, np.bool_)):
         n = int(layers)
         if not 0 < n <= num_layers:
-            raise ValueError(
+            raise UserValueError(
                 f"layers={n} asks for the last {n} blocks, but {owner} has {num_layers}; "
                 f"pass 1..{num_layers}, a list of block indices, or None for all"
             )
         return tuple(range(num_layers - n, num_layers))
     if isinstance(layers, str) or not isinstance(layers, Iterable):
-        raise TypeError(
+        raise UserTypeError(
             f"layers must be None (all blocks), an int n (the last n) or a list of block "
             f"indices; got {layers!r}"
         )
@@ -114,7 +116,7 @@ def stream_index(layer: LayerArg, num_layers: int, *, owner: str = "the model") 
     if layer == EMBEDDING:
         return 0
     if isinstance(layer, str):
-        raise ValueError(f"layer must be a block index or {EMBEDDING!r}, got {layer!r}")
+        raise UserValueError(f"layer must be a block index or {EMBEDDING!r}, got {layer!r}")
     return block_index(layer, num_layers, owner=owner) + 1
 
 
@@ -135,14 +137,14 @@ def stream_indices(
 
 def _check_unique(indices: tuple[int, ...]) -> None:
     if len(set(indices)) != len(indices):
-        raise ValueError(f"layers has duplicates: {list(indices)}")
+        raise UserValueError(f"layers has duplicates: {list(indices)}")
 
 
 def check_head(head: int, num_heads: int) -> int:
     """Head ``head`` as an index ``0 .. H-1`` (no negatives: heads have no natural end)."""
     head = _as_int(head, "head")
     if not 0 <= head < num_heads:
-        raise ValueError(f"head {head} out of range 0..{num_heads - 1}")
+        raise UserValueError(f"head {head} out of range 0..{num_heads - 1}")
     return head
 
 
@@ -151,7 +153,7 @@ def check_image(image_index: int, num_images: int, *, owner: str = "the batch") 
     if isinstance(image_index, (bool, np.bool_)) or not isinstance(
         image_index, (int, np.integer)
     ) or not 0 <= image_index < num_images:
-        raise ValueError(
+        raise UserValueError(
             f"image {image_index!r} out of range: {owner} holds {num_images} image(s) "
             f"(0..{num_images - 1})"
         )

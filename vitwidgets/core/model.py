@@ -7,6 +7,7 @@ module wraps a timm module that is already built.
 from __future__ import annotations
 
 import hashlib
+import threading
 from typing import Any
 
 import torch
@@ -19,6 +20,7 @@ from .capture import (
     pre_norm_block_types,
     supported_attention_types,
 )
+from .errors import UserError, UserTypeError, UserValueError
 from .images import crop_to_patch_multiple, normalise, resize_and_crop, to_rgb_tensors
 from .indexing import LayersArg, block_indices
 from .trace import Trace, prefix_token_names
@@ -34,7 +36,7 @@ SUPPORTED_FAMILIES = (
 )
 
 
-class UnsupportedModelError(TypeError):
+class UnsupportedModelError(UserError, TypeError):
     """The model is not a ViT family whose attention vitwidgets can capture exactly."""
 
 
@@ -55,7 +57,7 @@ def _vit_classes() -> tuple[type, ...]:
 def check_supported(model: nn.Module) -> None:
     """Raise :class:`UnsupportedModelError` unless ``model`` is a timm ViT we capture exactly."""
     if not isinstance(model, nn.Module):
-        raise TypeError(
+        raise UserTypeError(
             f"expected a timm model name, a timm ViT module or a ViTModel, got "
             f"{type(model).__name__}"
         )
@@ -123,6 +125,9 @@ class ViTModel:
         self.data_config = _data_config(model)
         self.input_size = tuple(int(s) for s in self.data_config["input_size"][1:])
         self._fingerprint: str | None = None
+        # One forward pass at a time: a pass installs hooks on the shared blocks, so a trace in
+        # the notebook and a session's background pass must not overlap.
+        self._forward_lock = threading.RLock()
 
     def __repr__(self) -> str:
         gh, gw = self.grid_for(*self.input_size)
@@ -139,7 +144,9 @@ class ViTModel:
         """Patch grid ``(gh, gw)`` for an input of ``height`` x ``width`` pixels."""
         p = self.patch_size
         if height % p or width % p:
-            raise ValueError(f"input {height}x{width} px is not a multiple of the patch size {p}")
+            raise UserValueError(
+                f"input {height}x{width} px is not a multiple of the patch size {p}"
+            )
         return height // p, width // p
 
     @property
@@ -190,12 +197,12 @@ class ViTModel:
             out = [resize_and_crop(t, self.input_size, crop_pct, crop_mode, interp) for t in rgb]
         elif isinstance(size, str):
             if size != "keep":
-                raise ValueError(f"size must be None, 'keep' or (height, width); got {size!r}")
+                raise UserValueError(f"size must be None, 'keep' or (height, width); got {size!r}")
             self._require_dynamic("size='keep'")
             out = [crop_to_patch_multiple(t, self.patch_size) for t in rgb]
             shapes = {tuple(t.shape[-2:]) for t in out}
             if len(shapes) > 1:
-                raise ValueError(
+                raise UserValueError(
                     f"size='keep' needs images of one size to batch them; got sizes "
                     f"{sorted(shapes)}. Trace them one at a time or pass size=(H, W)"
                 )
@@ -203,7 +210,7 @@ class ViTModel:
             try:
                 hw = (int(size[0]), int(size[1]))
             except (TypeError, ValueError, IndexError):
-                raise ValueError(
+                raise UserValueError(
                     f"size must be None, 'keep' or (height, width); got {size!r}"
                 ) from None
             if hw != self.input_size:
@@ -215,7 +222,7 @@ class ViTModel:
 
     def _require_dynamic(self, what: str) -> None:
         if not self.dynamic_size:
-            raise ValueError(
+            raise UserValueError(
                 f"{what} needs a model with dynamic image size, but {self.name} takes "
                 f"{self.input_size[0]}x{self.input_size[1]} px only; load it with "
                 f"dynamic_img_size=True (a timm option) or leave size=None"
@@ -262,7 +269,8 @@ class ViTModel:
             attention=attention, tokens=tokens, latents=latents, layers=layer_list,
             attn_dtype=attn_dtype,
         )
-        with torch.no_grad(), AttentionCapture(self.model.blocks, request) as cap:
+        capture = AttentionCapture(self.model.blocks, request)
+        with self._forward_lock, torch.no_grad(), capture as cap:
             output = self.model(pixels)
         return Trace(
             pixels=pixels,
@@ -293,7 +301,7 @@ class ViTModel:
         request = CaptureRequest(attention=True, tokens=False,
                                  layers=tuple(range(self.num_layers)), on_qk=on_qk,
                                  stop_after=stop_after)
-        with torch.no_grad(), AttentionCapture(self.model.blocks, request):
+        with self._forward_lock, torch.no_grad(), AttentionCapture(self.model.blocks, request):
             try:
                 self.model(pixels)
             except StopForward:
@@ -315,13 +323,13 @@ class ViTModel:
         if pixels is None:
             pixels = self.preprocess(images, size=size)
         elif pixels.ndim != 4 or pixels.shape[1] != 3:
-            raise ValueError(f"pixels must be [B, 3, H, W]; got {tuple(pixels.shape)}")
+            raise UserValueError(f"pixels must be [B, 3, H, W]; got {tuple(pixels.shape)}")
         self.grid_for(*pixels.shape[-2:])
         return pixels.to(self.device)
 
     def _require_pre_norm(self) -> None:
         if not all(isinstance(b, pre_norm_block_types()) for b in self.model.blocks):
-            raise ValueError(
+            raise UserValueError(
                 "latents=True needs pre-norm blocks (x + attn(norm1(x)), x + mlp(norm2(x))); "
                 f"{type(self.model.blocks[0]).__name__} is not one"
             )

@@ -23,6 +23,7 @@ from torch import nn
 
 from . import metrics
 from .cache import ByteCache, CacheInfo, default_budget, parse_bytes
+from .errors import UserValueError
 from .indexing import block_index, check_image
 from .model import ViTModel
 from .sources import DenseAttention, LayerQK, LazyAttention
@@ -62,9 +63,9 @@ class Session:
         cache: ByteCache | int | str | None = None,
     ):
         if trace.attn is None:
-            raise ValueError("the trace holds no attention: trace with attention=True")
+            raise UserValueError("the trace holds no attention: trace with attention=True")
         if list(trace.layers) != list(range(trace.num_layers)):
-            raise ValueError(
+            raise UserValueError(
                 f"a session needs the attention of blocks 0..L-1 in order; this trace holds "
                 f"blocks {list(trace.layers)} (trace with layers=None)"
             )
@@ -111,7 +112,7 @@ class Session:
         vit = model if isinstance(model, ViTModel) else ViTModel(model)
         image_list = list(images) if isinstance(images, (list, tuple)) else [images]
         if not image_list:
-            raise ValueError("a session needs at least one image")
+            raise UserValueError("a session needs at least one image")
         cache = _as_cache(cache, vit.device)
         work = min(cache.budget // 4, MAX_WORK_BYTES)
         session = cls.__new__(cls)
@@ -179,10 +180,10 @@ class Session:
         out = []
         for t in tokens:
             if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < self.num_tokens:
-                raise ValueError(f"{what} {t!r} is not a token index 0..{self.num_tokens - 1}")
+                raise UserValueError(f"{what} {t!r} is not a token index 0..{self.num_tokens - 1}")
             out.append(int(t))
         if not out:
-            raise ValueError(f"give at least one {what}")
+            raise UserValueError(f"give at least one {what}")
         return out
 
     # -- attention --------------------------------------------------------------------------
@@ -213,7 +214,7 @@ class Session:
         log-sum-exp of every query's logits ``[H, N]`` (float64): what the browser needs to
         compute rows and columns itself. Lazy sessions only."""
         if not self.lazy:
-            raise ValueError("this session was made from a trace of attention and holds no "
+            raise UserValueError("this session was made from a trace of attention and holds no "
                              "queries and keys; use Session.from_model")
         i, layer = self.check_image(image_index), self.check_layer(layer)
         return self.source.layer_qk(i, layer), self.source.lse(i, layer)

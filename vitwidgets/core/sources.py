@@ -189,7 +189,6 @@ class LazyAttention:
         self.num_tokens = self.num_prefix + self.grid[0] * self.grid[1]
         self._check_budget(pixels.element_size())
         self.query_chunk = self._query_chunk(work_bytes)
-        self._model_lock = threading.Lock()  # one forward pass at a time (hooks are global)
         self._changed = threading.Condition()
         self._pass: tuple[int, int] | None = None  # (image, last block done) of a full pass
 
@@ -266,8 +265,8 @@ class LazyAttention:
             if layer >= first:
                 fn(layer, qk)
 
-        with self._model_lock:
-            self.model.capture_qk(self.pixels(i)[None], on_qk, stop_after=last)
+        # one pass at a time per model (capture_qk takes the model's lock)
+        self.model.capture_qk(self.pixels(i)[None], on_qk, stop_after=last)
 
     def layer_qk(self, i: int, layer: int) -> LayerQK:
         """Block ``layer``'s :class:`LayerQK` of image ``i`` (computed when not cached)."""

@@ -22,6 +22,8 @@ __all__ = [
     "MODES",
     "MODE_INFO",
     "COLORMAPS",
+    "SCALE_INFO",
+    "SCALES",
     "tag_with_direction",
 ]
 
@@ -80,6 +82,16 @@ MODES: tuple[str, ...] = tuple(m[0] for m in MODE_INFO)
 
 #: colour maps of the attention views (the frontend holds their colour stops)
 COLORMAPS: tuple[str, ...] = ("viridis", "magma", "inferno", "gray")
+
+#: how the explorer's maps are coloured, in display order: ``(id, label, explanation)``
+SCALE_INFO: tuple[tuple[str, str, str], ...] = (
+    ("map", "per map", "Each map from 0 to its own largest patch value"),
+    ("layer", "per layer",
+     "One scale for every head of the layer: 0 to the largest patch value any head's map "
+     "shows (heads compare by shade)"),
+    ("absolute", "absolute", "0 to 100 % attention for every map (every layer and query)"),
+)
+SCALES: tuple[str, ...] = tuple(s[0] for s in SCALE_INFO)
 
 
 def tag_with_direction(tag: str, direction: str | None) -> str:

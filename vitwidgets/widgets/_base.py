@@ -13,10 +13,20 @@ Unlike anywidget's, every request gets a reply, errors included, so that the fro
 A request the frontend gave up on (timed out, replaced by a newer one) is dropped there: its
 late reply is ignored, so the kernel needs no cancel message (and could not act on one: on the
 ordered channel it would always arrive after the request it cancels).
+
+The kernel asks the frontend the same way (:meth:`CommandWidget.ask_frontend`, e.g. the
+explorer's PNG export): the request goes to every displayed view, the first reply wins, and
+after a bounded time without one it raises :class:`NoViewError`. It is a coroutine because a
+cell that blocked the kernel could never see the reply: the reply is a shell message, handled
+by the thread the cell holds. While a cell *awaits*, ipykernel (7.4 here) dispatches comm messages
+next to it, and JupyterLab 4.6 sends them over a kernel subshell (another thread) by default,
+so ``await widget.ask_frontend(...)`` in a cell gets its answer. Where neither holds, a request
+started without ``await`` is answered once the cell ends.
 """
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import json
 import logging
@@ -24,10 +34,18 @@ import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
+from uuid import uuid4
 
 import anywidget
 import traitlets
 
+from vitwidgets.core.errors import (
+    UserError,
+    UserFileNotFoundError,
+    UserTypeError,
+    UserValueError,
+    error_name,
+)
 from vitwidgets.core.session import Session
 from vitwidgets.loading import load_model
 
@@ -64,21 +82,30 @@ def bundle(name: str) -> Path | str:
 def check_bundle(name: str) -> None:
     path = STATIC / f"{name}.js"
     if not path.is_file():
-        raise FileNotFoundError(_missing_message(path))
+        raise UserFileNotFoundError(_missing_message(path))
 
 
-def as_session(model_or_session: Any, images: Any = None, cache: Any = None) -> Session:
+def as_session(
+    model_or_session: Any, images: Any = None, cache: Any = None, *, caller: str = "vw.explore"
+) -> Session:
     """A :class:`Session` from a session, or from a model (anything
-    :func:`vitwidgets.load_model` takes) and images, with a ``cache`` budget (``"2GB"``)."""
+    :func:`vitwidgets.load_model` takes) and images, with a ``cache`` budget (``"2GB"``).
+    ``caller`` is what the user called (``"vw.explore"``, ``"vw.HeadAnnotator"``): the
+    errors show the right call."""
     if isinstance(model_or_session, Session):
         if images is not None:
-            raise ValueError("pass images when giving a model, not with a Session")
+            raise UserValueError(
+                f"{caller}(session) takes no images: the session holds its images already; "
+                f"pass images with a model instead, {caller}(model, images)"
+            )
         if cache is not None:
-            raise ValueError("a Session has its cache already: give cache= to "
-                             "Session.from_model, or give a model here")
+            raise UserValueError(
+                f"a Session has its cache already: give cache= to Session.from_model, or "
+                f"give a model here, {caller}(model, images, cache=...)"
+            )
         return model_or_session
     if images is None:
-        raise ValueError("give the images to look at, e.g. vw.explore(model, image)")
+        raise UserValueError(f"give the images to look at: {caller}(model, images)")
     return Session.from_model(load_model(model_or_session), images, cache=cache)
 
 
@@ -93,7 +120,7 @@ def reject_unknown(what: str, given: Iterable[str], valid: Iterable[str]) -> Non
     for k in unknown:
         close = difflib.get_close_matches(k, valid, n=1)
         hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    raise TypeError(
+    raise UserTypeError(
         f"{what} got unexpected keyword argument{'s' if len(unknown) > 1 else ''} "
         f"{', '.join(hints)}; valid: {', '.join(valid)}"
     )
@@ -117,9 +144,9 @@ def options_of(cls: type[traitlets.HasTraits]) -> set[str]:
 def widget_session(cls: type, model: Any, images: Any, options: dict) -> Session:
     """What every widget does first: reject unknown keyword ``options`` of ``cls``, check that
     its frontend bundle (``cls._bundle_name``) was built, and make the session it will ask."""
-    reject_unknown(cls.__name__, options, options_of(cls))
+    reject_unknown(f"vw.{cls.__name__}()", options, options_of(cls))
     check_bundle(cls._bundle_name)
-    return as_session(model, images)
+    return as_session(model, images, caller=f"vw.{cls.__name__}")
 
 
 def command(name: str) -> Callable[[F], F]:
@@ -133,13 +160,46 @@ def command(name: str) -> Callable[[F], F]:
     return mark
 
 
+class UserTraitError(UserError, traitlets.TraitError):
+    """A trait value the user gave that is out of range (shown as ``TraitError``)."""
+
+    shown_name = "TraitError"
+
+
 def trait_check(check: Callable[..., int], *args: Any, **kwargs: Any) -> int:
     """Run an index check of :mod:`vitwidgets.core.indexing` in a trait validator: its error
     becomes a ``TraitError`` with the same message."""
     try:
         return check(*args, **kwargs)
     except (TypeError, ValueError) as e:
-        raise traitlets.TraitError(str(e)) from None
+        raise UserTraitError(str(e)) from None
+
+
+#: seconds the kernel waits for a view's reply to its request by default
+FRONTEND_TIMEOUT_S = 10.0
+
+
+class NoViewError(UserError, TimeoutError):
+    """No view of the widget answered the kernel's request in time (none is displayed, the
+    page is closed, or the view is from before a kernel restart)."""
+
+    shown_name = "TimeoutError"
+
+
+class FrontendError(UserError, RuntimeError):
+    """A view of the widget answered the kernel's request with an error."""
+
+    shown_name = "RuntimeError"
+
+
+def _settle(future: asyncio.Future, reply: dict, buffers: list) -> None:
+    if future.done():  # another view answered first, or the caller gave up
+        return
+    if reply.get("ok"):
+        future.set_result((reply.get("result") or {}, [bytes(b) for b in buffers or []]))
+    else:
+        error = reply.get("error") or "an unnamed error"
+        future.set_exception(FrontendError(f"the widget in the browser could not answer: {error}"))
 
 
 class CommandWidget(anywidget.AnyWidget):
@@ -164,12 +224,65 @@ class CommandWidget(anywidget.AnyWidget):
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
+        #: the kernel's requests waiting for a view's reply: id -> future of (result, buffers)
+        self._asked: dict[str, asyncio.Future] = {}
         self.on_msg(self._on_frontend_msg)
 
     def _on_frontend_msg(self, _widget: Any, content: Any, buffers: list) -> None:
-        if isinstance(content, dict) and content.get("kind") == "request":
+        if not isinstance(content, dict):
+            return
+        if content.get("kind") == "request":
             reply, out = self.handle_request(content)
             self.send(reply, out)
+        elif content.get("kind") == "reply":
+            future = self._asked.get(str(content.get("id")))
+            if future is not None:  # else: a late reply, or a second view's
+                future.get_loop().call_soon_threadsafe(_settle, future, content, buffers)
+
+    async def ask_frontend(
+        self,
+        method: str,
+        params: dict | None = None,
+        *,
+        timeout: float = FRONTEND_TIMEOUT_S,
+        resend_every: float = 1.0,
+    ) -> tuple[dict, list[bytes]]:
+        """Ask the widget's views in the browser: ``(result, buffers)`` of the first reply.
+
+        The request is sent again (same id) every ``resend_every`` seconds until a reply: a
+        view that was still being created (the cell before ran a moment ago) then hears it; a
+        view answers each id once. Raises :class:`NoViewError` when no view answers within
+        ``timeout`` seconds, and :class:`FrontendError` when a view answers with an error.
+        Await it (``await`` in a notebook cell): a blocked kernel could not see the reply (see
+        the module docstring).
+        """
+        if not timeout > 0:
+            raise UserValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        rid = f"k-{uuid4().hex[:12]}"
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        deadline = loop.time() + timeout
+        message = {"kind": "request", "id": rid, "method": method, "params": params or {}}
+        self._asked[rid] = future
+        try:
+            while True:
+                self.send(message)
+                wait = min(resend_every, deadline - loop.time())
+                try:
+                    return await asyncio.wait_for(asyncio.shield(future), max(wait, 0))
+                except asyncio.TimeoutError:
+                    if loop.time() >= deadline:
+                        raise
+        except asyncio.TimeoutError:
+            raise NoViewError(
+                f"no view of this {type(self).__name__} answered within {timeout:g} s: display "
+                f"the widget first (end a cell with it, or display(widget)) in a notebook whose "
+                f"kernel is running, let it draw, then try again. If it is displayed, the "
+                f"kernel may take no reply while a cell runs (older ipykernel): call it "
+                f"without `await` and the reply comes once the cell ends"
+            ) from None
+        finally:
+            self._asked.pop(rid, None)
 
     def handle_request(self, content: dict) -> tuple[dict, list[bytes]]:
         """Answer one request message: ``(reply, buffers)``; errors become error replies."""
@@ -185,7 +298,7 @@ class CommandWidget(anywidget.AnyWidget):
                 raise ValueError("request params must be an object")
             result, out = getattr(self, self._commands[method])(**params)
         except Exception as e:  # every request gets a reply, errors included
-            message = f"{type(e).__name__}: {e}"
+            message = f"{error_name(e)}: {e}"
             if not isinstance(e, (ValueError, TypeError, KeyError)):
                 log.error("request %s failed\n%s", method, traceback.format_exc())
             self.last_error = message

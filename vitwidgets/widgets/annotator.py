@@ -10,8 +10,16 @@ from typing import Any
 
 import traitlets
 
-from vitwidgets.core.annotations import HeadAnnotations, proposal_to_tag
+from vitwidgets.core.annotations import (
+    TABLE_COLUMNS,
+    HeadAnnotations,
+    annotation_table,
+    next_free_path,
+    proposal_to_tag,
+)
+from vitwidgets.core.errors import UserError, error_name
 from vitwidgets.core.indexing import block_index, check_head
+from vitwidgets.core.metrics.tags import describe_evidence, prefix_label
 from vitwidgets.core.session import Session
 
 from ._base import CommandWidget, bundle, command, trait_check, widget_session
@@ -24,16 +32,8 @@ def default_annotation_path(model_name: str) -> Path:
     return Path.cwd() / f"{safe}.heads.json"
 
 
-def evidence_text(p: dict) -> str:
-    """One line of the numbers behind a proposed tag (from ``metrics.propose_head_tags``):
-    local mass (share of the aligned map within one patch of the query), offset (dy, dx) of its
-    centre of mass in patches, share of attention on prefix tokens, mean attention distance
-    in pixels."""
-    e = p["evidence"]
-    return (
-        f"local {e['local_mass']:.2f} · offset ({e['offset_dy']:+.1f}, {e['offset_dx']:+.1f}) · "
-        f"prefix {e['prefix_share']:.2f} · {e['distance_pixels']:.0f} px"
-    )
+class PandasMissingError(UserError, ImportError):
+    """``HeadAnnotator.to_dataframe`` without pandas installed."""
 
 
 class HeadAnnotator(CommandWidget):
@@ -43,8 +43,9 @@ class HeadAnnotator(CommandWidget):
         model: a ``ViTModel`` (or a :class:`Session`, sharing its trace with other widgets).
         images: the images whose attention the proposals come from (not with a Session).
         path: the annotation JSON file (default ``./<model name>.heads.json``). Read when it
-            exists: a corrupt file or one written for another model raises
-            :class:`~vitwidgets.core.annotations.AnnotationFileError` and is left untouched.
+            exists. A file that cannot be used (not JSON, wrong schema, another model) opens
+            read-only: the status line says what is wrong, the file is never written, and
+            edits are off until you choose another file (:meth:`save_as`).
         autosave: save after every edit (atomic write).
         **options: initial trait values (``layer``, ``head``, ``filter_tag``); an unknown
             keyword raises ``TypeError`` listing the valid ones.
@@ -73,6 +74,8 @@ class HeadAnnotator(CommandWidget):
     status = traitlets.Unicode("").tag(sync=True, derived=True)
     status_kind = traitlets.Unicode("info").tag(sync=True, derived=True)
     path = traitlets.Unicode("").tag(sync=True, derived=True)
+    #: the annotation file could not be used: edits are off (see ``status``)
+    read_only = traitlets.Bool(False).tag(sync=True, derived=True)
 
     def __init__(
         self,
@@ -87,10 +90,12 @@ class HeadAnnotator(CommandWidget):
         file = Path(path) if path is not None else default_annotation_path(session.name)
         self.store = HeadAnnotations(
             file, session.identity, num_layers=session.num_layers,
-            num_heads=session.num_heads, autosave=autosave,
+            num_heads=session.num_heads, autosave=autosave, strict=False,
         )
         #: proposed tags per head (empty until every image's metrics are in)
         self.proposals: list[dict] = []
+        #: the unusable file that save_as moved away from (named in the status line)
+        self._left_alone: Path | None = None
         super().__init__(
             session=session, num_layers=session.num_layers, num_heads=session.num_heads,
             rows=self._rows_of(session, []), path=str(self.store.path), **options,
@@ -101,18 +106,21 @@ class HeadAnnotator(CommandWidget):
     @staticmethod
     def _rows_of(session: Session, proposals: list[dict]) -> list[dict]:
         """One table row per head; without proposals (metrics still filling in) the proposed
-        tag, rule and evidence are empty."""
+        tag, rule and evidence are empty. ``evidence`` is the short plain-word text,
+        ``evidence_full`` the sentences of the tooltip."""
         by_head = {(p["layer"], p["head"]): p for p in proposals}
+        prefix = prefix_label(session.prefix_names)
         rows = []
         for layer in range(session.num_layers):
             for head in range(session.num_heads):
                 p = by_head.get((layer, head))
+                short, full = describe_evidence(p, prefix) if p else ("", "")
                 rows.append({
                     "layer": layer, "head": head,
                     "proposed": proposal_to_tag(p) if p else "",
                     "direction": p.get("direction") if p else None,
                     "rule": p["rule"] if p else "",
-                    "evidence": evidence_text(p) if p else "",
+                    "evidence": short, "evidence_full": full,
                 })
         return rows
 
@@ -151,12 +159,58 @@ class HeadAnnotator(CommandWidget):
         """Save now (needed only with ``autosave=False``)."""
         return self._edit(self.store.save)
 
+    def save_as(self, path: str | os.PathLike | None = None) -> Path:
+        """Annotate into the new file ``path`` from now on (it must not exist; default: the
+        first free ``<name>-1.json``, ``<name>-2.json``, ... beside the current file). Turns
+        edits back on after a file that could not be used; that file stays as it was."""
+        target = Path(path) if path is not None else next_free_path(self.store.path)
+        unusable = self.store.path if self.store.read_only else None
+        out = self._edit(lambda: self.store.save_as(target))
+        self._left_alone = unusable
+        self.path = str(self.store.path)
+        self._sync_from_store()
+        return out
+
+    # -- as a table -------------------------------------------------------------------------
+    def table(self) -> list[dict[str, Any]]:
+        """One dict per head (layer-major): layer, head, proposed tag, its evidence in words
+        and numbers, your tag, note, source, updated_at, the model's name and weight hash
+        (columns: :data:`vitwidgets.core.annotations.TABLE_COLUMNS`)."""
+        prefix = prefix_label(self.session.prefix_names)
+        return annotation_table(self.store, self.proposals, prefix=prefix)
+
+    def to_dataframe(self):
+        """:meth:`table` as a ``pandas.DataFrame`` (one row per head); ``df.attrs`` holds the
+        annotation file's path, ``saved_at`` and the model identity. Needs pandas."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise PandasMissingError(
+                "HeadAnnotator.to_dataframe() needs pandas (pip install pandas); "
+                "HeadAnnotator.to_csv(path) and .table() work without it"
+            ) from None
+        df = pd.DataFrame(self.table(), columns=list(TABLE_COLUMNS))
+        df.attrs.update(path=str(self.store.path), saved_at=self.store.saved_at,
+                        model=dict(self.store.identity))
+        return df
+
+    def to_csv(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`table` to ``path`` as CSV (UTF-8, a header row, one row per head)."""
+        import csv
+
+        path = Path(path).expanduser()
+        with path.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(TABLE_COLUMNS))
+            writer.writeheader()
+            writer.writerows(self.table())
+        return path
+
     def _edit(self, fn):
         try:
             out = fn()
             self.status_kind = "info"
         except Exception as e:
-            self.status_kind, self.status = "error", f"{type(e).__name__}: {e}"
+            self.status_kind, self.status = "error", f"{error_name(e)}: {e}"
             raise
         finally:
             self._sync_from_store()
@@ -165,14 +219,30 @@ class HeadAnnotator(CommandWidget):
     def _sync_from_store(self) -> None:
         self.annotations = {f"{l}:{h}": entry for (l, h), entry in self.store.items()}
         self.tags = self.store.tags
-        if self.status_kind != "error":
+        self.read_only = self.store.read_only
+        if self.store.problem is not None:
+            self.status_kind, self.status = "error", self._problem_text()
+        elif self.status_kind != "error":
             saved, where = self.store.saved_at, self.store.path
             done = f"saved {saved} to {where}" if saved else f"will save to {where}"
             n = len(self.store)
             self.status = f"{n} head{'' if n == 1 else 's'} annotated · {done}"
+            if self._left_alone is not None:
+                self.status += f" · {self._left_alone} (unusable) was left as it was"
             got, total = self.session.metrics_progress()
             if got < total:
                 self.status += f" · proposed tags once all metrics are in ({got} of {total} images)"
+
+    def _problem_text(self) -> str:
+        free = next_free_path(self.store.path)
+        return (
+            f"cannot use the annotation file {self.store.path.absolute()}: "
+            f"{self.store.problem.reason}. "
+            f"It was left untouched and edits are off so that nothing overwrites it. Fix or "
+            f"move it and open the annotator again, or annotate into a new file: call "
+            f".save_as() on this HeadAnnotator (a dashboard's .annotator), which writes "
+            f"{free.name} beside it"
+        )
 
     # -- commands from the frontend -----------------------------------------------------------
     def _ok(self) -> tuple[dict, list]:

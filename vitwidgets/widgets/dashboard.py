@@ -11,7 +11,7 @@ import ipywidgets
 from ._base import as_session, options_of, reject_unknown
 from .annotator import HeadAnnotator
 from .explorer import AttentionExplorer
-from .layer_metrics import LayerMetrics, load_bokehjs
+from .layer_metrics import LayerMetrics
 from .link import link
 
 
@@ -43,10 +43,6 @@ class Dashboard(ipywidgets.VBox):
         super().__init__([header, explorer, lower])
         self.add_class("vw-dashboard")
 
-    def _repr_mimebundle_(self, **kwargs):
-        load_bokehjs()
-        return super()._repr_mimebundle_(**kwargs)
-
 
 def explore(
     model: Any,
@@ -72,8 +68,8 @@ def explore(
     Returns:
         A :class:`Dashboard` (display it, or let the notebook show it as the cell's value).
     """
-    reject_unknown("explore()", explorer_options, options_of(AttentionExplorer) - {"layout"})
-    session = as_session(model, images, cache)
+    reject_unknown("vw.explore()", explorer_options, options_of(AttentionExplorer) - {"layout"})
+    session = as_session(model, images, cache, caller="vw.explore")
     explorer = AttentionExplorer(session, **explorer_options)
     layer_metrics = LayerMetrics(session)
     annotator = HeadAnnotator(session, path=annotations)

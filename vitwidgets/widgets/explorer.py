@@ -9,9 +9,19 @@ import traitlets
 
 from vitwidgets.core.indexing import block_index, check_head, check_image
 from vitwidgets.core.session import Session
-from vitwidgets.core.vocab import COLORMAPS, MODE_INFO, MODES
+from vitwidgets.core.vocab import COLORMAPS, MODE_INFO, MODES, SCALE_INFO, SCALES
 
-from ._base import CommandWidget, as_session, bundle, command, trait_check, widget_session
+from ._base import (
+    FRONTEND_TIMEOUT_S,
+    CommandWidget,
+    as_session,
+    bundle,
+    command,
+    trait_check,
+    widget_session,
+)
+from ._export import PngSave, start_png_save
+from ._recall import RECALLED, SELECTIONS
 from ._wire import encode_array, png_bytes
 
 THUMBNAIL_SIDE = 96
@@ -86,6 +96,17 @@ class AttentionExplorer(CommandWidget):
         query: pinned query token (prefix tokens first, then patches row-major), ``-1`` = the
             query follows the pointer.
         mode: one of ``vitwidgets.core.vocab.MODES``.
+
+    Display traits: ``colormap``, ``opacity`` (of the maps over the image, 0..1),
+    ``log_scale``, ``scale`` (what the brightest colour stands for: ``"map"`` each map's own
+    largest patch value, ``"layer"`` one value for every head of the layer, ``"absolute"``
+    100 % attention; the colour bar shows it in %), ``dim`` (0..1: the image darkened under the
+    maps so that low values show), ``grid_lines`` (lines between the patches), ``contour``
+    (0..1: outline the cells in that upper share of the colour scale; 0 = none).
+
+    Re-running the cell that made an explorer brings the new one back to the latest
+    selection (image, layer, head, mode, pinned query) of an explorer of the same model,
+    except for what is passed explicitly (see ``vitwidgets/widgets/_recall.py``).
     """
 
     _bundle_name = "explorer"
@@ -110,6 +131,15 @@ class AttentionExplorer(CommandWidget):
     colormap = traitlets.Enum(COLORMAPS, "viridis").tag(sync=True)
     opacity = traitlets.Float(0.7, min=0.0, max=1.0).tag(sync=True)
     log_scale = traitlets.Bool(False).tag(sync=True)
+    #: what the brightest colour stands for: one of ``vitwidgets.core.vocab.SCALES``
+    scale = traitlets.Enum(SCALES, "map").tag(sync=True)
+    #: share 0..1 of the image darkened to black under the maps (low values show over a photo)
+    dim = traitlets.Float(0.0, min=0.0, max=1.0).tag(sync=True)
+    #: lines between the patch cells (drawn where cells are at least 6 px)
+    grid_lines = traitlets.Bool(True).tag(sync=True)
+    #: outline the cells at or above this share of the colour scale (0.5: the upper half of
+    #: the colour bar, whatever the scale; 0: no outline)
+    contour = traitlets.Float(0.0, min=0.0, max=1.0).tag(sync=True)
     #: labels under the head maps: {"layer:head": tag}, e.g. from the HeadAnnotator
     head_tags = traitlets.Dict(traitlets.Unicode()).tag(sync=True)
     request_timeout_ms = traitlets.Int(60_000).tag(sync=True)
@@ -125,6 +155,9 @@ class AttentionExplorer(CommandWidget):
         [{"id": i, "label": label, "title": title} for i, label, title in MODE_INFO]
     ).tag(sync=True)
     _colormaps = traitlets.List(list(COLORMAPS)).tag(sync=True)
+    _scales = traitlets.List(
+        [{"id": i, "label": label, "title": title} for i, label, title in SCALE_INFO]
+    ).tag(sync=True)
     _image = traitlets.Bytes(b"").tag(sync=True)
     _image_format = traitlets.Unicode("image/png").tag(sync=True)
     _thumbnails = traitlets.List(traitlets.Bytes()).tag(sync=True)
@@ -133,8 +166,16 @@ class AttentionExplorer(CommandWidget):
 
     def __init__(self, model: Any, images: Any = None, **options: Any):
         session = widget_session(type(self), model, images, options)
-        super().__init__(session=session, **self._shape_of(session), **options)
+        self._recall_slot = SELECTIONS.slot(session)
+        recalled = SELECTIONS.recall(self._recall_slot, session, options)
+        super().__init__(session=session, **self._shape_of(session), **recalled, **options)
+        self._remember()
+        self.observe(self._remember, list(RECALLED))
         self._show_images()
+
+    def _remember(self, _change: Any = None) -> None:
+        """Keep the selection for the next run of the cell that made this explorer."""
+        SELECTIONS.remember(self._recall_slot, {k: getattr(self, k) for k in RECALLED})
 
     @staticmethod
     def _shape_of(session: Session) -> dict[str, Any]:
@@ -159,7 +200,7 @@ class AttentionExplorer(CommandWidget):
     def set_session(self, model: Any, images: Any = None) -> None:
         """Show another model and/or other images (a :class:`Session`, or a model and images).
         The selection is reset to image 0, layer 0, head 0, no pinned query."""
-        session = as_session(model, images)
+        session = as_session(model, images, caller="AttentionExplorer.set_session")
         with self.hold_trait_notifications():
             self.session = session
             self.image_index, self.layer, self.head, self.query = 0, 0, 0, -1
@@ -207,6 +248,32 @@ class AttentionExplorer(CommandWidget):
         self._image = png_bytes(self.session.image_rgb(change["new"]))
 
     # -- commands from the frontend -----------------------------------------------------------
+    def save_png(
+        self, path: Any, *, scale: int = 2, timeout: float = FRONTEND_TIMEOUT_S
+    ) -> PngSave:
+        """Write a PNG of what the explorer shows (as its PNG button downloads): a title line,
+        the focused head's map with its title and colour bar, and every head's small map with
+        its label, on white. In a notebook cell: ``await explorer.save_png("fig.png")``.
+
+        The browser draws the PNG, so the explorer must be displayed (and drawn) in a notebook
+        with a running kernel. The browser's reply can reach the kernel while the cell awaits
+        (a cell blocked in a plain call would keep it out): hence ``await``. Not awaited, the
+        PNG is written once the cell ends (the way for kernels that take no reply while a
+        cell runs, such as older ipykernel versions).
+
+        Args:
+            path: a file name ending in ``.png`` in an existing folder (replaced if it exists).
+            scale: px per CSS px, a whole number 1..8 (2: a 380 px map becomes 760 px, sharp).
+            timeout: seconds to wait for the browser; then ``TimeoutError`` says to display
+                the widget first.
+
+        Returns:
+            a :class:`~vitwidgets.widgets._export.PngSave`; awaiting it gives the ``Path``
+            written, or raises ``TimeoutError`` (no view answered) or ``RuntimeError`` (the
+            view could not draw it, e.g. its data is still loading).
+        """
+        return start_png_save(self, path, scale=scale, timeout=timeout)
+
     @command("layer_data")
     def layer_data(
         self, image: int, layer: int, mode: str = "row", include: Any = ("attention",)

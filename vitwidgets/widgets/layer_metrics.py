@@ -3,23 +3,32 @@
 One dot per head and layer in each plot (mean attention distance in pixels as in Raghu et al.
 and Walmer et al., entropy, NMI, share of attention on prefix tokens) with the per-layer mean as
 a line. Tapping a dot sets ``layer`` and ``head``; setting them (e.g. from a linked explorer)
-rings the dot. Rendered by jupyter_bokeh's BokehModel with BokehJS loaded INLINE (offline).
+rings the dot. Rendered by jupyter_bokeh's BokehModel. BokehJS reaches the page once, offline,
+from the JupyterLab extension ``vitwidgets-bokehjs`` that pip installs with vitwidgets (it loads
+before any notebook renders, saved notebooks included, and themes the plots light or dark), so
+neither the outputs nor the saved notebook carry BokehJS. Elsewhere (VS Code, Colab) call
+:func:`load_bokehjs` once.
 """
 
 from __future__ import annotations
 
+import json
+import warnings
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import ipywidgets
 import numpy as np
 import traitlets
+from bokeh.layouts import column as stack
 from bokeh.layouts import gridplot
-from bokeh.models import ColumnDataSource, HoverTool, TapTool
+from bokeh.models import ColumnDataSource, HoverTool, Legend, LegendItem, SaveTool, TapTool
 from bokeh.plotting import figure
 from jupyter_bokeh import BokehModel
 
 from vitwidgets.core.session import Session
-from vitwidgets.core.vocab import TAG_COLOURS
+from vitwidgets.core.vocab import TAG_COLOURS, TAGS
 
 from ._base import as_session, options_of, reject_unknown
 from ._progress import progress_text, watch_metrics
@@ -32,15 +41,49 @@ PLOTS = (
     ("prefix_share", "attention on prefix tokens"),
 )
 RING_COLOUR = "#f0a020"
+#: the per-layer mean line (the JupyterLab extension makes it light in the dark theme)
+MEAN_COLOUR = "#222222"
+#: dots of heads whose tag is not proposed yet (every image's metrics are needed)
+PENDING_COLOUR = "#b0b0b0"
+#: dot opacity; heads other than the selected one keep most of it (the ring shows the selection)
+DOT_ALPHA, OTHER_DOT_ALPHA = 0.85, 0.65
+#: the JupyterLab extension that puts BokehJS on the page (js/labextension.mjs)
+BOKEHJS_EXTENSION = "vitwidgets-bokehjs"
 
 
 def load_bokehjs() -> None:
     """Put BokehJS (INLINE: from the installed bokeh package, no network) on the page, which
-    jupyter_bokeh needs before a plot renders."""
+    jupyter_bokeh needs before a plot renders.
+
+    Only for frontends without vitwidgets' JupyterLab extension (VS Code, Colab): it sends
+    BokehJS (about 8 MB with bokeh's loader) into the output of the cell that calls it, and a
+    saved notebook keeps it. JupyterLab and Notebook 7 get BokehJS from the extension."""
     from bokeh.io import output_notebook
     from bokeh.resources import INLINE
 
     output_notebook(INLINE, hide_banner=True)
+
+
+@cache
+def bokehjs_extension_problem() -> str | None:
+    """Why the page may lack the right BokehJS (``None`` when the extension is installed with
+    the BokehJS of this kernel's bokeh): the extension is missing from the Jupyter data paths,
+    or it carries another bokeh's BokehJS."""
+    import bokeh
+    from jupyter_core.paths import jupyter_path
+
+    for root in jupyter_path("labextensions"):
+        found = Path(root) / BOKEHJS_EXTENSION / "static" / "bokehjs.json"
+        if found.is_file():
+            version = json.loads(found.read_text()).get("version")
+            if version == bokeh.__version__:
+                return None
+            return (f"the JupyterLab extension {BOKEHJS_EXTENSION} at {found.parent.parent} "
+                    f"carries BokehJS {version} but this kernel has bokeh {bokeh.__version__}: "
+                    f"reinstall vitwidgets (pip install -e .) so that they match")
+    return (f"the JupyterLab extension {BOKEHJS_EXTENSION} is not installed (pip installs it "
+            f"with vitwidgets): the plots need BokehJS on the page; outside JupyterLab call "
+            f"vw.load_bokehjs() once")
 
 
 class LayerMetrics(ipywidgets.VBox):
@@ -55,8 +98,9 @@ class LayerMetrics(ipywidgets.VBox):
 
     Traits (link them): ``layer``, ``head``, ``image_index``.
 
-    Displaying it (or ``vw.explore``'s dashboard) puts BokehJS on the page first; inside a
-    container of your own, call :func:`load_bokehjs` once before displaying the container.
+    BokehJS comes from vitwidgets' JupyterLab extension (once per page, not per output);
+    outside JupyterLab call :func:`load_bokehjs` once. The toolbar's save button writes the
+    plots as a PNG.
     """
 
     layer = traitlets.Int(0)
@@ -68,13 +112,23 @@ class LayerMetrics(ipywidgets.VBox):
         **options: Any,
     ):
         reject_unknown(type(self).__name__, options, options_of(type(self)))
-        self.session: Session = as_session(model, images)
+        self.session: Session = as_session(model, images, caller="vw.LayerMetrics")
         self._updating = False
         self.source = ColumnDataSource(self._columns(options.get("image_index", 0)))
         self.ring = ColumnDataSource(self._ring_columns(0, 0))
         figures = [self._figure(col, label, plot_width, plot_height) for col, label in PLOTS]
-        self.figure = gridplot([figures[:2], figures[2:]], toolbar_location=None)
+        grid = gridplot([figures[:2], figures[2:]], toolbar_location="right",
+                        toolbar_options={"logo": None})
+        # gridplot merges the plots' save tools into one that writes the four plots as one PNG
+        for tool in grid.toolbar.tools:
+            if isinstance(tool, SaveTool):
+                tool.filename = "vitwidgets-layer-metrics"
+        self.legend = self._legend_figure(2 * plot_width)
+        self.figure = stack(self.legend, grid)
         self.source.selected.on_change("indices", self._on_tap)
+        problem = bokehjs_extension_problem()
+        if problem:
+            warnings.warn(problem, stacklevel=2)
         self.plot = BokehModel(self.figure)
         #: what is still being computed (empty once every image's metrics are in)
         self.status = ipywidgets.HTML(progress_text(self.session))
@@ -107,7 +161,7 @@ class LayerMetrics(ipywidgets.VBox):
             "tag": [tags.get((int(l), int(h)), unknown)
                     for l, h in zip(layer, head, strict=True)],
         }
-        cols["colour"] = [TAG_COLOURS.get(t, "#333333") for t in cols["tag"]]
+        cols["colour"] = [TAG_COLOURS.get(t, PENDING_COLOUR) for t in cols["tag"]]
         for name, _ in PLOTS:
             cols[name] = table[name].reshape(-1).tolist()
             cols[f"{name}_mean"] = np.repeat(table[name].mean(1), num_heads).tolist()
@@ -130,38 +184,62 @@ class LayerMetrics(ipywidgets.VBox):
     def _metrics_changed(self) -> None:
         """More metrics are in: redraw the current image's dots, say what is left."""
         self.status.value = progress_text(self.session)
+        self._pending_item.visible = not self.session.metrics_ready(None)
         self._image_changed({"new": self.image_index})
 
     def _figure(self, column: str, label: str, width: int, height: int):
         fig = figure(width=width, height=height, tools="", x_axis_label="layer",
                      y_axis_label=label, min_border_left=40, name=f"vw-plot-{column}")
-        fig.toolbar.logo = None
         fig.xaxis.ticker = list(range(self.session.num_layers))
-        fig.line("layer", f"{column}_mean", source=self.source, line_color="#999999",
-                 line_width=1.5)
-        legend = {"legend_field": "tag"} if column == "distance_px" else {}
+        # under the dots (they cover it where they sit), dark and thick between them; it shares
+        # the dots' source, so it keeps its look whatever dot is selected
+        fig.line("layer", f"{column}_mean", source=self.source, line_color=MEAN_COLOUR,
+                 line_width=2.5, line_alpha=0.9, nonselection_line_alpha=0.9,
+                 selection_line_alpha=0.9, name="vw-mean")
         dots = fig.scatter("x", column, source=self.source, size=7, fill_color="colour",
-                           line_color="colour", fill_alpha=0.75,
-                           nonselection_fill_alpha=0.35, nonselection_line_alpha=0.35,
-                           selection_fill_alpha=1.0, name="vw-dots", **legend)
+                           line_color="colour", fill_alpha=DOT_ALPHA, line_alpha=1.0,
+                           nonselection_fill_alpha=OTHER_DOT_ALPHA,
+                           nonselection_line_alpha=OTHER_DOT_ALPHA, selection_fill_alpha=1.0,
+                           name="vw-dots")
         fig.scatter("x", column, source=self.ring, size=15, fill_alpha=0, line_color=RING_COLOUR,
                     line_width=2.5, name="vw-selected-ring")
         shares = [(f"on {c[6:]}", f"@{c}{{0.000}}") for c in self._prefix_columns()]
         tooltips = [("layer", "@layer"), ("head", "@head"), (label, f"@{column}{{0.000}}"),
                     *shares, ("proposed", "@tag")]
-        fig.add_tools(TapTool(renderers=[dots]), HoverTool(renderers=[dots], tooltips=tooltips))
-        if fig.legend:
-            # outside the plot frame: inside, it covers (and swallows taps on) the dots of the
-            # early-layer heads with large distances, exactly its top-left corner
-            legend = fig.legend[0]
-            fig.center.remove(legend)
-            fig.add_layout(legend, "above")
-            legend.orientation = "horizontal"
-            legend.location = "top_left"
-            legend.label_text_font_size = "8pt"
-            legend.padding = 2
-            legend.spacing = 4
-            legend.margin = 0
+        fig.add_tools(TapTool(renderers=[dots]), HoverTool(renderers=[dots], tooltips=tooltips),
+                      SaveTool())
+        return fig
+
+    def _legend_figure(self, width: int):
+        """The key of all four plots, as a plot of its own above them (``vw-plot-legend``): each
+        proposed-tag colour, pending, the per-layer mean line and the selected-head ring. Inside
+        a plot it would cover dots (and swallow taps on them); beside one it is cut."""
+        fig = figure(width=width, height=46, tools="", toolbar_location=None, min_border=0,
+                     outline_line_color=None, x_range=(0, 1), y_range=(0, 1),
+                     name="vw-plot-legend")
+        fig.axis.visible = False
+        fig.grid.visible = False
+        # one point outside the ranges: bokeh draws no legend swatch for a renderer without data
+        empty = {"x": [-1], "y": [-1]}
+
+        def swatch(**style) -> Any:
+            style.setdefault("size", 8)
+            return fig.scatter("x", "y", source=ColumnDataSource(dict(empty)), **style)
+
+        items = [LegendItem(label=tag, renderers=[swatch(color=TAG_COLOURS[tag])])
+                 for tag in TAGS]
+        self._pending_item = LegendItem(label="pending", renderers=[swatch(color=PENDING_COLOUR)],
+                                        visible=not self.session.metrics_ready(None))
+        mean = fig.line("x", "y", source=ColumnDataSource(dict(empty)), line_color=MEAN_COLOUR,
+                        line_width=2.5, name="vw-mean")
+        ring = swatch(fill_alpha=0, line_color=RING_COLOUR, line_width=2.5, size=12)
+        items += [self._pending_item, LegendItem(label="layer mean", renderers=[mean]),
+                  LegendItem(label="selected head", renderers=[ring])]
+        legend = Legend(items=items, orientation="horizontal", location="center", ncols=4,
+                        label_text_font_size="8pt", padding=2, spacing=8, margin=0,
+                        border_line_color=None, glyph_width=16, label_height=14,
+                        glyph_height=14)
+        fig.add_layout(legend, "center")
         return fig
 
     # -- linking ----------------------------------------------------------------------------
@@ -195,7 +273,3 @@ class LayerMetrics(ipywidgets.VBox):
             self.ring.data = self._ring_columns(self.layer, self.head)
         finally:
             self._updating = False
-
-    def _repr_mimebundle_(self, **kwargs):
-        load_bokehjs()
-        return super()._repr_mimebundle_(**kwargs)

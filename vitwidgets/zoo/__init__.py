@@ -30,6 +30,8 @@ from typing import Any
 import torch
 from timm.models.vision_transformer import VisionTransformer
 
+from vitwidgets.core.errors import UserFileNotFoundError, UserValueError
+
 __all__ = [
     "ZOO_NAMES", "ARCH", "DATA_CONFIG", "METADATA_KEY", "create_vit", "load_zoo_model",
     "read_metadata", "weights_path",
@@ -78,7 +80,7 @@ def create_vit(num_classes: int = 0, **overrides: Any) -> VisionTransformer:
 def weights_path(key: str) -> Path:
     """Path of the bundled weights of zoo model ``key``."""
     if key not in ZOO_NAMES:
-        raise ValueError(f"unknown zoo model {key!r}; the zoo holds {', '.join(ZOO_NAMES)}")
+        raise UserValueError(f"unknown zoo model {key!r}; the zoo holds {', '.join(ZOO_NAMES)}")
     return Path(str(resources.files("vitwidgets.zoo") / "weights" / f"{key}.safetensors"))
 
 
@@ -104,7 +106,7 @@ def load_zoo_model(key: str) -> tuple[torch.nn.Module, dict[str, Any]]:
 
     path = weights_path(key)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise UserFileNotFoundError(
             f"zoo model {key!r} is not bundled at {path}; train it with "
             f"`python -m vitwidgets.zoo.train --method {key} --export`"
         )

@@ -10,11 +10,15 @@ import { createActions } from "./actions.js";
 import { buildRows, refreshTable, shownHeads, scrollToSelected } from "./rows.js";
 
 function render({ model, el }) {
-  const rpc = createRpc(model, { timeoutMs: 30000 });
   const view = buildView(el);
-  const actions = createActions(rpc, model, (kind, text) => showStatus(view, kind, text));
+  const rpc = createRpc(model, {
+    timeoutMs: 30000,
+    onDisconnect: (err) => { view.root.dataset.disconnected = "true"; showStatus(view, "error", err.message); },
+  });
   let rows = new Map(); // "layer:head" -> row
   const refresh = () => refreshTable(view, rows, model);
+  // an edit that did not save: the table shows the kernel's annotations again (they never changed)
+  const actions = createActions(rpc, model, (kind, text) => showStatus(view, kind, text), { revert: refresh });
   const rebuild = () => { rows = buildRows(view.tbody, model.get("rows") || [], actions); refresh(); };
   const filter = () => renderFilter(view, model.get("tags") || [], model.get("filter_tag") || "");
   const status = () => showStatus(view, model.get("status_kind") || "info", model.get("status"));
@@ -26,7 +30,7 @@ function render({ model, el }) {
   const off = listen(model, [
     ["change:rows", rebuild],
     ["change:tags", () => { filter(); refresh(); }],
-    ["change:annotations change:filter_tag", refresh],
+    ["change:annotations change:filter_tag change:read_only", refresh],
     ["change:layer change:head", () => { refresh(); scrollToSelected(rows, model); }],
     ["change:status", status],
   ]);

@@ -1,8 +1,11 @@
-// The annotator's table rows: one per proposal {layer, head, proposed, rule, evidence}, with
-// the proposed tag and its evidence, an accept button, your tag (<select>) and a note. A row
-// shows the kernel's `annotations` ({"layer:head": {tag, note, ...}}), never local edits.
+// The annotator's table rows: one per proposal {layer, head, proposed, rule, evidence,
+// evidence_full}, with the proposed tag and its evidence in words, an accept button, your tag
+// (<select>) and a note. A row shows the kernel's `annotations` ({"layer:head": {tag, note, ...}}),
+// never local edits. While the kernel says `read_only` (its annotation file could not be used)
+// every control is disabled: nothing can be typed that would not be saved.
 
 import { h, onEnter, setOptions } from "../dom.js";
+import { setEditable } from "./view.js";
 import { headKey } from "../model.js";
 import { rowVisible, tagChoices, countText } from "./filter.js";
 
@@ -24,7 +27,8 @@ function bindNote(note, p, actions) {
 
 /**
  * One row's elements and events.
- * @param {{layer, head, proposed, rule, evidence}} p the proposal
+ * @param {{layer, head, proposed, rule, evidence, evidence_full}} p the proposal (evidence: the
+ *   short words shown in the cell; evidence_full: the sentences of its tooltip)
  * @param actions from createActions
  * @returns {{tr, select, note, accept, proposal}}
  */
@@ -33,7 +37,7 @@ export function buildRow(p, actions) {
   const note = h("input", { type: "text", className: "vw-note", placeholder: "note" });
   const accept = h("button", { type: "button", className: "vw-accept", textContent: "accept", title: `use "${p.proposed}" as your tag`, disabled: !p.proposed });
   // the full text of a cut-off proposal and evidence, with the rule that fired
-  const proposedCell = h("td", { className: "vw-proposed", title: [p.proposed, p.evidence, p.rule].filter(Boolean).join("\n") },
+  const proposedCell = h("td", { className: "vw-proposed", title: [p.proposed, p.evidence_full || p.evidence, p.rule && `rule: ${p.rule}`].filter(Boolean).join("\n") },
     h("div", { className: "vw-proposed-tag", textContent: p.proposed }),
     h("div", { className: "vw-evidence", textContent: p.evidence || "" }));
   const tr = h("tr", { className: "vw-row", dataset: { layer: String(p.layer), head: String(p.head) } },
@@ -65,12 +69,14 @@ export function buildRows(tbody, proposals, actions) {
  * edited (`focused`) keeps its text.
  * @returns {boolean} visible
  */
-export function refreshRow(r, a, { tags, filter, selected, focused }) {
+export function refreshRow(r, a, { tags, filter, selected, focused, readOnly = false }) {
   const tag = a.tag || "";
   setOptions(r.select, tagChoices(tags, tag));
   if (r.select.value !== tag) r.select.value = tag;
   if (focused !== r.note && r.note.value !== (a.note || "")) r.note.value = a.note || "";
-  r.accept.disabled = a.tag === r.proposal.proposed;
+  r.accept.disabled = readOnly || !r.proposal.proposed || a.tag === r.proposal.proposed;
+  r.select.disabled = readOnly;
+  r.note.disabled = readOnly;
   r.tr.dataset.tag = tag;
   r.tr.dataset.selected = String(selected);
   const visible = rowVisible(filter, a.tag, r.proposal.proposed);
@@ -79,12 +85,17 @@ export function refreshRow(r, a, { tags, filter, selected, focused }) {
   return visible;
 }
 
-/** Refresh every row from the model; the count and the root's layer, head, filter, shown attributes. */
+/**
+ * Refresh every row from the model; the count, the toolbar's editable state and the root's
+ * layer, head, filter, shown and readOnly attributes.
+ */
 export function refreshTable(view, rows, model) {
   const annotations = model.get("annotations") || {};
   const filter = model.get("filter_tag");
   const selected = headKey(model.get("layer"), model.get("head"));
-  const context = { tags: model.get("tags") || [], filter, focused: document.activeElement };
+  const readOnly = Boolean(model.get("read_only"));
+  setEditable(view, !readOnly);
+  const context = { tags: model.get("tags") || [], filter, focused: document.activeElement, readOnly };
   let shown = 0;
   for (const [k, r] of rows) {
     if (refreshRow(r, annotations[k] || {}, { ...context, selected: k === selected })) shown += 1;

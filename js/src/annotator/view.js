@@ -21,7 +21,7 @@ const CSS = `
 .vw-annotator select.vw-filter { max-width: 16em; text-overflow: ellipsis; }
 .vw-annotator input.vw-note { width: 100%; box-sizing: border-box; }
 .vw-annotator .vw-ann-status { margin-top: 4px; min-height: 1.4em; color: var(--jp-ui-font-color2, #555); }
-.vw-annotator .vw-ann-status[data-kind="error"] { color: #b00020; }
+.vw-annotator .vw-ann-status[data-kind="error"] { color: var(--jp-error-color1, #b00020); }
 `;
 
 /**
@@ -31,7 +31,7 @@ const CSS = `
  */
 const COLUMNS = [
   ["layer", "", "3.4em"], ["head", "", "3.4em"],
-  ["proposed (evidence)", "Evidence: local = share of the query-aligned map within one patch of the query; offset = (dy, dx) of its centre of mass in patches; prefix = share of attention on prefix tokens; mean attention distance in pixels. Hover a cell for the rule that fired.", ""],
+  ["proposed (evidence)", "The tag proposed from the head's attention, and the evidence: the share of attention within 1 patch of the query; where the centre of its query-aligned map lies, in patches from the query; the share that goes to CLS/registers; the mean attention distance in pixels. Hover a cell for the full sentences and the rule that fired.", ""],
   ["", "", "6em"], ["your tag", "", "9em"], ["note", "", ""],
 ];
 
@@ -66,6 +66,15 @@ export function buildView(el) {
   v.root.setAttribute("data-lm-suppress-shortcuts", "true");
   el.appendChild(v.root);
   return v;
+}
+
+/**
+ * Turn the toolbar's edit controls (accept shown, new tag, add tag) on or off; off also marks
+ * the root data-read-only="true". The filter stays usable.
+ */
+export function setEditable(v, editable) {
+  for (const control of [v.acceptShown, v.newTagInput, v.addTag]) control.disabled = !editable;
+  v.root.dataset.readOnly = String(!editable);
 }
 
 /** Status line text of kind "info" or "error"; an error's text is mirrored on the root's data-error. */

@@ -7,7 +7,10 @@
 // Before a layer arrives the shown query's rows are asked for first, so the first paint need
 // not wait for a big reply. Semantic selection (image_index, layer, head, query) lives in model
 // traits; hover, colour map, opacity and log scale are drawn here. The modes and colour maps
-// offered come from the kernel (`_modes`, `_colormaps`). This entry only wires the parts.
+// offered come from the kernel (`_modes`, `_colormaps`). A widget that outlived its kernel
+// (Restart Kernel, cell not re-run) says so in its status line for good (rpc.js onDisconnect);
+// the PNG button and the kernel's `export_png` request (save_png) use export.js. This entry
+// only wires the parts.
 
 import { createRpc } from "../rpc.js";
 import { setTrait, listen } from "../model.js";
@@ -19,6 +22,43 @@ import { paint, drawBases, drawLegend } from "./paint.js";
 import { attachPointer, attachPinning } from "./pointer.js";
 import { attachKeyboard } from "./keyboard.js";
 import { createImageDecoder } from "./image.js";
+import { explorerPng, exportFileName, downloadBytes } from "./export.js";
+
+/** The widget outlived its kernel: say so for good, without a retry (only re-running the cell helps). */
+function showLost(view, message) {
+  Object.assign(view.root.dataset, { loading: "false", disconnected: "true" });
+  setStatus(view, "error", message);
+}
+
+/** The loader's status hooks, except that once the kernel is gone the status line keeps saying so. */
+function keepLost(rpc, view, hooks) {
+  const after = (fn) => (...args) => {
+    fn(...args);
+    if (rpc.disconnected) showLost(view, rpc.disconnected);
+  };
+  return { onLoading: after(hooks.onLoading), onReady: after(hooks.onReady), onError: after(hooks.onError) };
+}
+
+/**
+ * The export button downloads the PNG; the kernel's `export_png` request ({scale, wait_ms}:
+ * how long to wait for the selection to be drawn) gets the same bytes.
+ * @returns {() => void} releases the last download's object URL
+ */
+function bindExport(app, rpc) {
+  const { model, view } = app;
+  const name = () => exportFileName({ model: model.get("model_name"), image: model.get("image_index"), layer: model.get("layer"), head: model.get("head"), mode: model.get("mode") });
+  let url = null; // the last download's, kept until the next one has started
+  const release = () => { if (url) URL.revokeObjectURL(url); url = null; };
+  view.exportButton.addEventListener("click", () => {
+    explorerPng(app).then((png) => { release(); url = downloadBytes(document, png.bytes, name()); },
+      (err) => setStatus(view, "error", `PNG export failed: ${err.message}`));
+  });
+  rpc.serve("export_png", async ({ scale = 2, wait_ms: waitMs = 0 } = {}) => {
+    const png = await explorerPng(app, { scale, waitMs });
+    return { result: { width: png.width, height: png.height, name: name() }, buffers: [png.bytes] };
+  });
+  return release;
+}
 
 /** Whether the kernel's rows of params are the only source of the current selection's maps. */
 function onlyFromKernel(app, params) {
@@ -39,15 +79,16 @@ function kernelRowsOf(app, rpc) {
       if (params.image === sel.image && params.layer === sel.layer) paint(app);
     },
     onError(params, err) {
-      if (onlyFromKernel(app, params)) setStatus(view, "error", err.message, () => { setStatus(view, null); paint(app); });
+      if (err.disconnected) showLost(view, err.message);
+      else if (onlyFromKernel(app, params)) setStatus(view, "error", err.message, () => { setStatus(view, null); paint(app); });
     },
     onStats: ({ inFlight, received }) => Object.assign(view.root.dataset, { rowsInFlight: String(inFlight), kernelRows: String(received) }),
   });
 }
 
 function render({ model, el }) {
-  const rpc = createRpc(model, { timeoutMs: model.get("request_timeout_ms") || 60000 });
   const view = buildView(el);
+  const rpc = createRpc(model, { timeoutMs: model.get("request_timeout_ms") || 60000, onDisconnect: (err) => showLost(view, err.message) });
   const app = {
     model, view, cache: createByteLru(CACHE_BYTES), values: createLayerValues(), rows: null, structure: null, image: null,
     hover: -1, alignedHover: -1, paintCount: 0, scratch: document.createElement("canvas"),
@@ -55,7 +96,7 @@ function render({ model, el }) {
   app.rows = kernelRowsOf(app, rpc);
   const loader = createLoader({
     rpc, cache: app.cache, selection: () => selectionOf(model), numLayers: () => model.get("num_layers"),
-    ...loaderHooks(view, { ready: () => paint(app), retry: () => loader.ensure(), loading: () => paint(app) }),
+    ...keepLost(rpc, view, loaderHooks(view, { ready: () => paint(app), retry: () => loader.ensure(), loading: () => paint(app) })),
   });
   const decodeImage = createImageDecoder({
     onImage: (image) => { app.image = image; drawBases(app); paint(app); },
@@ -73,13 +114,15 @@ function render({ model, el }) {
     sync();
   };
   bindControls(view, model);
+  const releaseExport = bindExport(app, rpc);
   attachKeyboard(view.root, model);
   attachPointer(app, view.focusCanvas, true);
   attachPinning(app, view.focusCanvas);
   const off = listen(model, [
     ["change:layer change:image_index change:mode", () => { sync(); strip.mark(); app.rows.reset(); loader.ensure(); }],
-    ["change:head change:query change:colormap change:opacity change:log_scale change:head_tags", () => { sync(); paint(app); }],
-    ["change:_modes change:_colormaps", () => { renderChoices(view, model); sync(); paint(app); }],
+    ["change:head change:query change:colormap change:opacity change:log_scale change:head_tags change:scale change:grid_lines change:contour", () => { sync(); paint(app); }],
+    ["change:dim", () => { sync(); drawBases(app); paint(app); }],
+    ["change:_modes change:_colormaps change:_scales", () => { renderChoices(view, model); sync(); paint(app); }],
     ["change:_image change:_image_format", showImage],
     ["change:_thumbnails", strip.render],
     ["change:grid change:num_heads change:prefix_names change:num_layers change:model_name change:_session_version",
@@ -97,6 +140,7 @@ function render({ model, el }) {
     app.rows.dispose();
     rpc.dispose();
     strip.dispose();
+    releaseExport();
   };
 }
 

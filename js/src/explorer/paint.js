@@ -11,10 +11,12 @@
 import { colormapLut, colormapCss } from "../colormaps.js";
 import { scaleValues } from "../attention.js";
 import { headsKind, valuesToken } from "./layervalues.js";
-import { drawBase, paintMap } from "../draw.js";
+import { drawBase, paintMap, drawAlignedAxes } from "../draw.js";
 import { headKey } from "../model.js";
 import { selectionOf, cachedParts } from "./state.js";
-import { tokenReadout, alignedReadout, tokenLabel, headLabelText, focusTitleText } from "./readout.js";
+import { tokenReadout, alignedReadout, tokenLabel, headLabelText, focusTitleText, headsCaptionText, alignedAxesText, pct } from "./readout.js";
+import { DECADES, mapMax, mapScales, ownScale, legendText } from "./scale.js";
+import { showLegend } from "./view.js";
 
 const WHITE = "#ffffff";
 const ORANGE = "#ff9800";
@@ -50,21 +52,39 @@ export function sizeCanvas(canvas, layout) {
   if (canvas.height !== layout.height) canvas.height = layout.height;
 }
 
-/** Draw one map of `values` on a canvas: scaled to [0, 1] (see scaleValues), then painted. */
+/**
+ * Draw one map of `values` on a canvas: scaled to [0, 1] with paint.vmax at the top (see
+ * scaleValues), then painted; the canvas's data-vmax holds that top.
+ */
 function drawValues(app, o, canvas, layout, values, paint) {
   sizeCanvas(canvas, layout);
   const n = values.length;
-  const { t } = scaleValues(values, paint.numPrefix, { logScale: o.logScale, out: o.scaled.subarray(0, n) });
-  paintMap(canvas.getContext("2d"), layout, t, { lut: o.lut, opacity: paint.opacity, base: paint.base, scratch: app.scratch, marks: paint.marks });
+  const { t } = scaleValues(values, paint.numPrefix, { logScale: o.logScale, decades: DECADES, out: o.scaled.subarray(0, n), vmax: paint.vmax });
+  const ctx = canvas.getContext("2d");
+  paintMap(ctx, layout, t, {
+    lut: o.lut, opacity: paint.opacity, base: paint.base, scratch: app.scratch, marks: paint.marks, gridLines: o.gridLines, contour: o.contour,
+  });
+  if (paint.axes) drawAlignedAxes(ctx, layout);
+  canvas.dataset.vmax = String(paint.vmax);
 }
 
+/** Each head's top colour value and the large view's, on o.scale, of H maps of which the large view shows focusHead's. */
+export function headScales(scale, heads, numPrefix, focusHead) {
+  const vmax = mapScales(scale, heads.map((v) => mapMax(v, numPrefix)));
+  return { heads: vmax, focus: vmax[focusHead] };
+}
+
+/** @returns {number} the large view's top colour value */
 function paintAligned(app, aligned, o) {
   const s = app.structure;
   const A = s.aligned.cells;
-  const one = (canvas, layout, hd, isFocus) => drawValues(app, o, canvas, layout, aligned.subarray(hd * A, (hd + 1) * A),
-    { numPrefix: 0, opacity: 1, base: null, marks: alignedMarks(s.aligned.centre, app.alignedHover, isFocus) });
+  const maps = s.heads.map((_, hd) => aligned.subarray(hd * A, (hd + 1) * A));
+  const vmax = headScales(o.scale, maps, 0, o.focusHead);
+  const one = (canvas, layout, hd, isFocus) => drawValues(app, o, canvas, layout, maps[hd],
+    { numPrefix: 0, opacity: 1, base: null, marks: alignedMarks(s.aligned.centre, app.alignedHover, isFocus), vmax: vmax.heads[hd], axes: isFocus });
   s.heads.forEach((c, hd) => one(c.canvas, s.alignedSmall, hd, false));
   one(app.view.focusCanvas, s.alignedFocus, o.focusHead, true);
+  return vmax.focus;
 }
 
 /**
@@ -93,12 +113,19 @@ export function tokenValues(app, sel, q, focusHead) {
   return { heads, focus, missing };
 }
 
+/**
+ * The maps of a token mode; the rollout (large view in rollout mode) is scaled on its own.
+ * @returns {number} the large view's top colour value
+ */
 function paintTokens(app, vals, mode, q, o) {
   const s = app.structure;
   const marks = queryMarks(mode, q, app.model.get("query") >= 0);
   const look = { numPrefix: s.P, opacity: o.opacity, marks };
-  s.heads.forEach((c, hd) => drawValues(app, o, c.canvas, s.small, vals.heads[hd], { ...look, base: s.baseSmall }));
-  drawValues(app, o, app.view.focusCanvas, s.focus, vals.focus, { ...look, base: s.baseFocus });
+  const vmax = headScales(o.scale, vals.heads, s.P, o.focusHead);
+  const focusMax = mode === "rollout" ? ownScale(o.scale, mapMax(vals.focus, s.P)) : vmax.focus;
+  s.heads.forEach((c, hd) => drawValues(app, o, c.canvas, s.small, vals.heads[hd], { ...look, base: s.baseSmall, vmax: vmax.heads[hd] }));
+  drawValues(app, o, app.view.focusCanvas, s.focus, vals.focus, { ...look, base: s.baseFocus, vmax: focusMax });
+  return focusMax;
 }
 
 /**
@@ -137,10 +164,14 @@ export function paint(app) {
   const o = {
     lut: colormapLut(model.get("colormap")), opacity: model.get("opacity"), logScale: model.get("log_scale"),
     focusHead, scaled: new Float32Array(Math.max(s.N, s.aligned.cells)),
+    scale: model.get("scale") ?? "map", gridLines: !!model.get("grid_lines"), contour: model.get("contour") ?? 0,
   };
-  if (maps.aligned) paintAligned(app, maps.aligned, o);
-  else paintTokens(app, maps, sel.mode, q, o);
+  const focusMax = maps.aligned ? paintAligned(app, maps.aligned, o) : paintTokens(app, maps, sel.mode, q, o);
   app.paintCount += 1;
+  const rollout = sel.mode === "rollout";
+  const what = rollout ? `the rollout to layer ${sel.layer}` : `head ${focusHead}'s map (large view)`;
+  const scale = rollout && o.scale === "layer" ? "map" : o.scale; // the rollout keeps its own top
+  showLegend(app.view, legendText({ vmax: focusMax, logScale: o.logScale, scale, what }), focusMax);
   updateLabels(app);
   updateReadout(app);
   Object.assign(app.view.root.dataset, {
@@ -150,17 +181,26 @@ export function paint(app) {
   return true;
 }
 
-/** Head labels (with their tags from `head_tags`), the focused cell and the focus title. */
+/**
+ * Head labels (with their tags from `head_tags`, and each map's top value in their tooltip),
+ * the focused cell, the captions saying what the maps show and the focus title.
+ */
 export function updateLabels(app) {
   const { model, structure: s, view } = app;
   const layer = model.get("layer");
+  const mode = model.get("mode");
+  const modes = model.get("_modes");
   const tags = model.get("head_tags") || {};
   const head = model.get("head");
   s.heads.forEach((c, hd) => {
-    c.label.textContent = headLabelText(hd, tags[headKey(layer, hd)]);
+    c.label.textContent = headLabelText(hd, tags[headKey(layer, hd)], mode);
     c.cell.dataset.focused = String(hd === head);
+    const vmax = Number(c.canvas.dataset.vmax);
+    c.cell.title = `head ${hd}: click to focus${vmax > 0 ? `; brightest colour = ${pct(vmax)}` : ""}`;
   });
-  view.focusTitle.textContent = focusTitleText({ mode: model.get("mode"), layer, head, tag: tags[headKey(layer, head)], modes: model.get("_modes") });
+  view.headsCaption.textContent = headsCaptionText({ mode, layer, modes });
+  view.focusCaption.textContent = mode === "aligned" ? alignedAxesText(s.aligned) : "";
+  view.focusTitle.textContent = focusTitleText({ mode, layer, head, tag: tags[headKey(layer, head)], modes });
 }
 
 function readoutText(app, sel) {
@@ -185,13 +225,14 @@ export function updateReadout(app) {
   app.view.readout.textContent = readoutText(app, selectionOf(app.model));
 }
 
-/** Backgrounds reused on every repaint: the image under the patch grids, prefix cells (named in the large view). */
+/** Backgrounds reused on every repaint: the image (dimmed by `dim`) under the patch grids, prefix cells (named in the large view). */
 export function drawBases(app) {
   const s = app.structure;
   if (!s) return;
   const labels = (app.model.get("prefix_names") || []).map((n) => n.toUpperCase());
-  drawBase(s.baseSmall.getContext("2d"), s.small, app.image);
-  drawBase(s.baseFocus.getContext("2d"), s.focus, app.image, { labels });
+  const dim = app.model.get("dim") ?? 0;
+  drawBase(s.baseSmall.getContext("2d"), s.small, app.image, { dim });
+  drawBase(s.baseFocus.getContext("2d"), s.focus, app.image, { labels, dim });
 }
 
 /** The colour bar of a colour map (0 at the left), with a title saying what its ends mean. */

@@ -69,9 +69,36 @@ export function alignedReadout({ grid, cell, values, head }) {
   return `offset (dy ${dy}, dx ${dx}) patches from the query: ${pct(values[cell])} of head ${head}'s attention on average`;
 }
 
-/** Label under a small multiple: "head h", with its tag when it has one. */
-export function headLabelText(head, tag) {
-  return tag ? `head ${head} · ${tag}` : `head ${head}`;
+/**
+ * Label under a small multiple: "head h", with its tag when it has one; in rollout mode it
+ * says what the small map shows ("head h: query → keys"), unlike the large view's rollout.
+ */
+export function headLabelText(head, tag, mode = "row") {
+  const name = mode === "rollout" ? `head ${head}: query → keys` : `head ${head}`;
+  return tag ? `${name} · ${tag}` : name;
+}
+
+/**
+ * Caption over the small multiples: what each head's map shows in this mode.
+ * @param {object} o
+ * @param {{id: string, label: string}[]} o.modes the `_modes` trait
+ */
+export function headsCaptionText({ mode, layer, modes }) {
+  if (mode === "rollout") return `each head: query → keys of layer ${layer} alone (not rolled out)`;
+  if (mode === "aligned") return `each head: attention by offset from the query, mean over queries, layer ${layer}`;
+  const m = (modes || []).find((x) => x.id === mode);
+  return `each head: ${m ? m.label : mode}, layer ${layer}`;
+}
+
+/**
+ * Axis hint of the aligned map under the large view.
+ * @param grid from alignedGrid (rows = 2 gh - 1, cols = 2 gw - 1)
+ */
+export function alignedAxesText(grid) {
+  const dy = (grid.rows - 1) / 2;
+  const dx = (grid.cols - 1) / 2;
+  return `axes: offset from the query in patches, dx −${dx}…+${dx} → right, dy −${dy}…+${dy} ↓ down; ` +
+    "the dashed axes cross at the query (outlined)";
 }
 
 /**
@@ -80,7 +107,7 @@ export function headLabelText(head, tag) {
  * @param {{id: string, label: string}[]} o.modes the `_modes` trait
  */
 export function focusTitleText({ mode, layer, head, tag, modes }) {
-  if (mode === "rollout") return `rollout of blocks 0–${layer} (mean of heads)`;
+  if (mode === "rollout") return `rollout to layer ${layer} (blocks 0–${layer}, mean of heads): query → keys`;
   const m = (modes || []).find((x) => x.id === mode);
   return `layer ${layer} · head ${head}${tag ? ` · ${tag}` : ""} · ${m ? m.label : mode}`;
 }

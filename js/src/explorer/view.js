@@ -24,9 +24,12 @@ const CSS = `
 .vw-explorer .vw-head-label { display: block; font-size: 11px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; max-width: ${SMALL_WIDTH}px; }
 .vw-explorer .vw-focus-title { font-weight: 600; margin-bottom: 3px; }
 .vw-explorer .vw-readout { min-height: 2.8em; max-width: ${FOCUS_WIDTH}px; margin-top: 4px; font-variant-numeric: tabular-nums; }
-.vw-explorer .vw-legend { height: 8px; width: 160px; border: 1px solid #888; }
+.vw-explorer .vw-legend { height: 8px; width: 120px; border: 1px solid #888; }
+.vw-explorer .vw-colorbar { display: inline-flex; gap: 4px; align-items: center; font-variant-numeric: tabular-nums; }
+.vw-explorer .vw-heads-caption, .vw-explorer .vw-focus-caption { font-size: 11px; color: var(--jp-ui-font-color2, #555); max-width: ${FOCUS_WIDTH}px; }
+.vw-explorer .vw-focus-caption:empty { display: none; }
 .vw-explorer .vw-status { min-height: 1.4em; margin-top: 4px; }
-.vw-explorer .vw-status[data-kind="error"] { color: #b00020; }
+.vw-explorer .vw-status[data-kind="error"] { color: var(--jp-error-color1, #b00020); }
 .vw-explorer .vw-status button { margin-left: 8px; }
 .vw-explorer .vw-strip { display: flex; gap: 4px; margin-bottom: 6px; flex-wrap: wrap; }
 .vw-explorer .vw-strip img { height: 48px; border: 2px solid transparent; cursor: pointer; }
@@ -36,7 +39,9 @@ const CSS = `
 /**
  * Build the explorer's elements inside el.
  * @returns {object} the elements: root, layerSlider, layerValue, modeBar, cmapSelect,
- *   opacitySlider, logBox, legend, strip, focusTitle, focusCanvas, readout, headsGrid, status
+ *   opacitySlider, logBox, scaleSelect, dimSlider, gridBox, contourBox, legend, legendLow, legendHigh,
+ *   colorbar, strip, focusTitle, focusCanvas, focusCaption, readout, headsCaption, headsGrid,
+ *   status
  */
 export function buildView(el) {
   ensureStyle("vitwidgets-explorer-style", CSS);
@@ -48,35 +53,58 @@ export function buildView(el) {
     cmapSelect: h("select", { className: "vw-colormap" }),
     opacitySlider: h("input", { type: "range", className: "vw-opacity", min: 0, max: 1, step: 0.05 }),
     logBox: h("input", { type: "checkbox", className: "vw-log" }),
-    legend: h("canvas", { className: "vw-legend", width: 160, height: 8 }),
+    scaleSelect: h("select", { className: "vw-scale" }),
+    dimSlider: h("input", { type: "range", className: "vw-dim", min: 0, max: 1, step: 0.05 }),
+    gridBox: h("input", { type: "checkbox", className: "vw-grid-lines" }),
+    contourBox: h("input", { type: "checkbox", className: "vw-contour" }),
+    legend: h("canvas", { className: "vw-legend", width: 120, height: 8 }),
+    legendLow: h("span", { className: "vw-legend-low" }),
+    legendHigh: h("span", { className: "vw-legend-high" }),
     strip: h("div", { className: "vw-strip" }),
     focusTitle: h("div", { className: "vw-focus-title" }),
     focusCanvas: h("canvas", { className: "vw-focus" }),
+    focusCaption: h("div", { className: "vw-focus-caption" }),
     readout: h("div", { className: "vw-readout" }),
+    headsCaption: h("div", { className: "vw-heads-caption" }),
     headsGrid: h("div", { className: "vw-heads" }),
     status: h("div", { className: "vw-status", role: "status" }),
+    exportButton: h("button", { type: "button", className: "vw-export", textContent: "PNG ⤓", title: "Download a PNG of what is shown: the large map with its colour bar and the small multiples (AttentionExplorer.save_png writes the same)" }),
   };
   v.root.setAttribute("data-lm-suppress-shortcuts", "true");
+  v.colorbar = h("span", { className: "vw-colorbar" }, v.legendLow, v.legend, v.legendHigh);
   const toolbar = h("div", { className: "vw-toolbar" },
     h("label", { title: "Block (arrow keys change it when the widget has focus)" }, "layer", v.layerSlider, v.layerValue),
     v.modeBar,
     h("label", {}, "colour", v.cmapSelect),
     h("label", {}, "opacity", v.opacitySlider),
     h("label", { title: "log10 scale over 3 decades below the maximum" }, v.logBox, "log"),
-    v.legend,
+    h("label", { title: "What the brightest colour stands for" }, "scale", v.scaleSelect),
+    h("label", { title: "Darken the image under the maps so that low values show" }, "dim image", v.dimSlider),
+    h("label", { title: "Lines between the patches" }, v.gridBox, "grid"),
+    h("label", { title: "Outline the cells in the upper half of the colour bar (the contour trait sets another level)" }, v.contourBox, "outline"),
+    v.colorbar,
+    v.exportButton,
   );
-  const focusPanel = h("div", { className: "vw-focus-panel" }, v.focusTitle, v.focusCanvas, v.readout);
-  v.root.append(toolbar, v.strip, h("div", { className: "vw-body" }, focusPanel, v.headsGrid), v.status);
+  const focusPanel = h("div", { className: "vw-focus-panel" }, v.focusTitle, v.focusCanvas, v.focusCaption, v.readout);
+  const headsPanel = h("div", { className: "vw-heads-panel" }, v.headsCaption, v.headsGrid);
+  v.root.append(toolbar, v.strip, h("div", { className: "vw-body" }, focusPanel, headsPanel), v.status);
   el.appendChild(v.root);
   return v;
 }
 
-/** Sliders, colour map and log box write their traits. */
+/** Level (colour position) the outline box sets the `contour` trait to. */
+export const CONTOUR_LEVEL = 0.5;
+
+/** Sliders, colour map, boxes and the scale write their traits. */
 export function bindControls(v, model) {
   v.layerSlider.addEventListener("input", () => setTrait(model, "layer", Number(v.layerSlider.value)));
   v.cmapSelect.addEventListener("change", () => setTrait(model, "colormap", v.cmapSelect.value));
   v.opacitySlider.addEventListener("input", () => setTrait(model, "opacity", Number(v.opacitySlider.value)));
   v.logBox.addEventListener("change", () => setTrait(model, "log_scale", v.logBox.checked));
+  v.scaleSelect.addEventListener("change", () => setTrait(model, "scale", v.scaleSelect.value));
+  v.dimSlider.addEventListener("input", () => setTrait(model, "dim", Number(v.dimSlider.value)));
+  v.gridBox.addEventListener("change", () => setTrait(model, "grid_lines", v.gridBox.checked));
+  v.contourBox.addEventListener("change", () => setTrait(model, "contour", v.contourBox.checked ? CONTOUR_LEVEL : 0));
 }
 
 /**
@@ -94,10 +122,28 @@ export function renderColormapOptions(select, names) {
   setOptions(select, names.map((n) => [n, n]));
 }
 
-/** Mode buttons and colour map options from the `_modes` and `_colormaps` traits. */
+/** The scale <select>'s options: one per entry of the `_scales` trait ({id, label, title}). */
+export function renderScaleOptions(select, scales) {
+  setOptions(select, scales.map((s) => [s.id, s.label]));
+  [...select.options].forEach((opt, i) => { opt.title = scales[i].title || ""; });
+}
+
+/** Mode buttons, colour map and scale options from the `_modes`, `_colormaps` and `_scales` traits. */
 export function renderChoices(v, model) {
   renderModeButtons(v.modeBar, model.get("_modes") || [], (id) => setTrait(model, "mode", id));
   renderColormapOptions(v.cmapSelect, model.get("_colormaps") || []);
+  renderScaleOptions(v.scaleSelect, model.get("_scales") || []);
+}
+
+/**
+ * The colour bar's words (scale.js legendText): the texts at its ends, its tooltip, and the
+ * top value on the root's data-scale-max.
+ */
+export function showLegend(v, { low, high, title }, vmax) {
+  v.legendLow.textContent = low;
+  v.legendHigh.textContent = high;
+  v.colorbar.title = title;
+  v.root.dataset.scaleMax = String(vmax);
 }
 
 /** Controls and the root's selection attributes from the model's traits. */
@@ -116,10 +162,15 @@ export function syncControls(v, model) {
   v.cmapSelect.value = model.get("colormap");
   v.opacitySlider.value = String(model.get("opacity"));
   v.logBox.checked = !!model.get("log_scale");
+  v.scaleSelect.value = model.get("scale") ?? "map";
+  v.dimSlider.value = String(model.get("dim") ?? 0);
+  v.gridBox.checked = !!model.get("grid_lines");
+  v.contourBox.checked = (model.get("contour") ?? 0) > 0;
   Object.assign(v.root.dataset, {
     layer: String(layer), head: String(model.get("head")), mode,
     image: String(model.get("image_index")), pinned: String(model.get("query") >= 0),
     colormap: model.get("colormap"), logScale: String(!!model.get("log_scale")),
+    scale: model.get("scale") ?? "map", gridLines: String(!!model.get("grid_lines")),
   });
 }
 

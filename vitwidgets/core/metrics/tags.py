@@ -19,7 +19,10 @@ from vitwidgets.core.vocab import AXES, DIRECTIONS, TAGS
 from ._common import aligned_geometry
 from .attention import HeadStats, head_stats
 
-__all__ = ["propose_head_tags", "TAGS", "DIRECTIONS", "offset_direction"]
+__all__ = [
+    "propose_head_tags", "TAGS", "DIRECTIONS", "offset_direction", "describe_evidence",
+    "prefix_label",
+]
 
 _PREFIX, _OFFSET_LOCAL, _LOCAL, _AXIAL, _GLOBAL = TAGS
 _HORIZONTAL, _VERTICAL = AXES
@@ -59,6 +62,74 @@ def _evidence(stats: HeadStats, local_radius: int) -> dict[str, torch.Tensor]:
         "entropy": stats.entropy,
         "nmi": stats.nmi,
     }
+
+
+# -- evidence in words ------------------------------------------------------------------------
+#: offsets below this (patches) read as "centred on the query"
+_CENTRED = 0.05
+
+
+def prefix_label(prefix_names: tuple[str, ...] | list[str]) -> str:
+    """What the prefix tokens are called in evidence text: ``"CLS"``, ``"CLS/registers"``
+    (CLS and register tokens), ``"prefix tokens"`` (none, or names other than cls/reg*)."""
+    names = [str(n).lower() for n in prefix_names]
+    if names == ["cls"]:
+        return "CLS"
+    if names and names[0] == "cls" and all(n.startswith(("reg", "prefix")) for n in names[1:]):
+        return "CLS/registers"
+    return "prefix tokens"
+
+
+def _percent(share: float) -> str:
+    return "<1%" if 0 < share < 0.005 else f"{share * 100:.0f}%"
+
+
+def _offset_words(dy: float, dx: float, *, every: bool = False) -> str:
+    """``"0.9 patches down, 0.6 left"`` for (dy, dx) = (+0.9, -0.6) patches (dy > 0 = down;
+    the unit on every part when ``every``); parts under 0.05 are left out; ``""`` when both
+    are."""
+    parts = []
+    if abs(dy) >= _CENTRED:
+        parts.append((abs(dy), "down" if dy > 0 else "up"))
+    if abs(dx) >= _CENTRED:
+        parts.append((abs(dx), "right" if dx > 0 else "left"))
+    return ", ".join(
+        f"{v:.1f}{' patches' if every or i == 0 else ''} {word}"
+        for i, (v, word) in enumerate(parts)
+    )
+
+
+def describe_evidence(proposal: dict, prefix: str = "CLS") -> tuple[str, str]:
+    """The evidence of one :func:`propose_head_tags` entry in plain words: ``(short, full)``.
+
+    ``short`` fits a table column, e.g. ``"5% within 1 patch · centre 0.9 patches down, 0.6
+    left · 16% on CLS · mean distance 105 px"``; ``full`` says the same in sentences with the names
+    of the measures (local mass, offset, prefix share, mean attention distance: Walmer et al.
+    2023; Raghu et al. 2021), one per line. ``prefix`` names the prefix tokens
+    (:func:`prefix_label`).
+    """
+    e = proposal["evidence"]
+    r = int(e.get("local_radius", 1))
+    within = f"within {r} patch{'' if r == 1 else 'es'}" if r else "on the query patch"
+    dy, dx = e["offset_dy"], e["offset_dx"]
+    where = _offset_words(dy, dx)
+    short = " · ".join([
+        f"{_percent(e['local_mass'])} {within}",
+        f"centre {where}" if where else "centred on the query",
+        f"{_percent(e['prefix_share'])} on {prefix}",
+        f"mean distance {e['distance_pixels']:.0f} px",
+    ])
+    centre = (f"lies {_offset_words(dy, dx, every=True)} of the query" if where
+              else "is on the query")
+    full = "\n".join([
+        f"local mass: {_percent(e['local_mass'])} of the attention falls {within} of the "
+        f"query (query-aligned map, averaged over queries)",
+        f"offset: the centre of that map {centre} (dy {dy:+.2f}, dx {dx:+.2f} patches)",
+        f"prefix share: {_percent(e['prefix_share'])} of the patches' attention goes to {prefix}",
+        f"mean attention distance: {e['distance_pixels']:.0f} px "
+        f"({e['distance_patches']:.1f} patches)",
+    ])
+    return short, full
 
 
 def _local_rule(e: dict[str, float], local_threshold: float, offset_threshold: float):
@@ -133,7 +204,8 @@ def propose_head_tags(
         "direction": str | None, "rule": str, "evidence": {name: float}}``. Evidence: offset
         ``(offset_dy, offset_dx)`` and ``offset_magnitude`` in patches, ``peak_dy/peak_dx`` the
         canvas argmax cell (offset from the query, patches), ``peak_mass``, ``centre_mass``,
-        ``local_mass``, ``row_mass``, ``column_mass``, ``prefix_share``, mean attention
+        ``local_mass`` (within ``local_radius``, also recorded), ``row_mass``, ``column_mass``,
+        ``prefix_share``, mean attention
         distance ``distance_patches`` and ``distance_pixels``, ``entropy`` (nats), ``nmi``.
     """
     stats = _stats_of(x, attn_kwargs)
@@ -144,11 +216,13 @@ def propose_head_tags(
         "axial": axial_threshold,
     }  # fmt: skip
     ev = {k: v.detach().double().cpu().tolist() for k, v in _evidence(stats, local_radius).items()}
+    radius = float(local_radius)
     out: list[dict] = []
     num_layers, num_heads = stats.distance_patches.shape
     for li in range(num_layers):
         for h in range(num_heads):
             e = {k: float(v[li][h]) for k, v in ev.items()}
+            e["local_radius"] = radius
             tag, direction, rule = _classify(e, thresholds)
             out.append({
                 "layer": int(stats.layers[li]), "head": h, "tag": tag, "direction": direction,
