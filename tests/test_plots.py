@@ -252,3 +252,14 @@ def test_show_displays_a_bokeh_widget_and_puts_no_bokehjs_in_the_output(monkeypa
     assert set(bundle) <= {"text/plain", "application/vnd.jupyter.widget-view+json"}
     with pytest.raises(TypeError, match="bokeh figure or layout, not ndarray"):
         vw.plots.show(np.zeros(3))
+
+
+def test_every_figure_carries_the_name_the_dark_theme_follows():
+    from vitwidgets.plots._style import THEMED
+
+    dist = np.abs(np.random.default_rng(0).normal(size=(3, 2)))
+    figures = [plots.per_head({"m": dist}, title="t", y_label="px"),
+               plots.heatmap(np.eye(3), title="t", x_label="x", y_label="y",
+                             colorbar_title="CKA")]
+    assert THEMED.startswith("vw-plot-")  # the prefix js/src/labextension/theme.js themes
+    assert all(f.name == THEMED for f in figures)

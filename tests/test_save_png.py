@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 
 import pytest
 from factories import IDENTITY, toy_trace
@@ -13,6 +14,31 @@ from PIL import Image
 
 from vitwidgets.core.session import Session
 from vitwidgets.widgets import AttentionExplorer
+
+
+def in_thread(fn):
+    """``fn()`` in a thread of its own, its result or its exception. Playwright's sync API (the
+    browser tests, earlier in a full run) leaves a running event loop in the main thread, so a
+    test that needs "no running loop" or its own loop cannot use the main thread."""
+    out: dict = {}
+
+    def target():
+        try:
+            out["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed back to the test
+            out["error"] = e
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(60)
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def run(coro):
+    """``asyncio.run(coro)`` on a loop of its own, in a thread (see :func:`in_thread`)."""
+    return in_thread(lambda: asyncio.run(coro))
 
 
 @pytest.fixture
@@ -51,7 +77,7 @@ def test_save_png_asks_the_view_for_export_png_and_writes_its_bytes(explorer, tm
     png = png_of(7, 5)
     sent = fake_view(explorer, lambda m: ({"ok": True, "result": {"width": 7, "height": 5}}, [png]))
 
-    written = asyncio.run(saved(explorer, tmp_path / "fig.png", scale=3))
+    written = run(saved(explorer, tmp_path / "fig.png", scale=3))
     assert written == tmp_path / "fig.png"
     assert written.read_bytes() == png
     assert Image.open(written).size == (7, 5)
@@ -73,7 +99,7 @@ def test_the_first_views_reply_wins_and_a_second_is_ignored(explorer, tmp_path):
             loop.call_soon(explorer._on_frontend_msg, explorer, reply, [png])
 
     explorer.send = send
-    path = asyncio.run(saved(explorer, tmp_path / "a.png"))
+    path = run(saved(explorer, tmp_path / "a.png"))
     assert path.read_bytes() == first
 
 
@@ -93,7 +119,7 @@ def test_a_view_that_appears_late_hears_the_resent_request(explorer, tmp_path):
     async def main():
         return await explorer.ask_frontend("export_png", {}, timeout=2, resend_every=0.05)
 
-    result, buffers = asyncio.run(main())
+    result, buffers = run(main())
     assert (result, buffers) == ({"width": 3, "height": 3}, [png])
     assert len(sent) == 2 and sent[0] == sent[1], "the same request, same id"
 
@@ -105,7 +131,7 @@ def test_save_png_with_no_view_raises_timeout_saying_to_display_the_widget_first
     explorer.send = lambda msg, buffers=None: sent.append(msg)  # no view: nobody answers
     with pytest.raises(TimeoutError, match=r"no view of this AttentionExplorer answered within "
                        r"0\.05 s: display the widget first"):
-        asyncio.run(saved(explorer, tmp_path / "fig.png", timeout=0.05))
+        run(saved(explorer, tmp_path / "fig.png", timeout=0.05))
     assert len(sent) == 1, "resent every second: none within 0.05 s"
     assert not (tmp_path / "fig.png").exists()
     assert explorer._asked == {}
@@ -119,7 +145,7 @@ def test_an_error_reply_raises_with_the_browsers_message_and_keeps_an_existing_f
     error = "the explorer has not drawn this selection yet"
     fake_view(explorer, lambda m: ({"ok": False, "error": error}, []))
     with pytest.raises(RuntimeError, match="could not answer: the explorer has not drawn"):
-        asyncio.run(saved(explorer, old))
+        run(saved(explorer, old))
     assert old.read_bytes() == b"the user's earlier figure"
 
 
@@ -133,7 +159,7 @@ def test_a_reply_that_is_not_the_png_it_claims_is_an_error_and_writes_nothing(
 ):
     fake_view(explorer, lambda m: ({"ok": True, "result": result}, buffers))
     with pytest.raises(RuntimeError, match=match):
-        asyncio.run(saved(explorer, tmp_path / "fig.png"))
+        run(saved(explorer, tmp_path / "fig.png"))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -155,14 +181,14 @@ def test_bad_arguments_are_refused_before_asking_the_browser(
         explorer.save_png(**kwargs)
 
     with pytest.raises(ValueError, match=match):
-        asyncio.run(main())
+        run(main())
     assert sent == []
 
 
 def test_outside_an_event_loop_save_png_says_to_await_it_in_a_notebook(explorer, tmp_path):
     expected = r"display the widget, then run `await widget.save_png\(path\)`"
     with pytest.raises(RuntimeError, match=expected):
-        explorer.save_png(tmp_path / "fig.png")
+        in_thread(lambda: explorer.save_png(tmp_path / "fig.png"))
 
 
 def test_a_save_nobody_awaits_still_writes_after_the_cell_and_reports_a_failure(
@@ -177,7 +203,7 @@ def test_a_save_nobody_awaits_still_writes_after_the_cell_and_reports_a_failure(
         await asyncio.sleep(0.05)  # the kernel is idle again: the reply is handled
         return save
 
-    save = asyncio.run(cell_then_idle())
+    save = run(cell_then_idle())
     assert save.done() and save.result() == tmp_path / "ok.png"
     assert (tmp_path / "ok.png").read_bytes() == png
     assert repr(save) == f"<PNG {str(tmp_path / 'ok.png')!r}: saved>"
@@ -189,6 +215,6 @@ def test_a_save_nobody_awaits_still_writes_after_the_cell_and_reports_a_failure(
         await asyncio.sleep(0.1)
         return save
 
-    save = asyncio.run(failing())
+    save = run(failing())
     assert "failed: no view of this AttentionExplorer answered" in repr(save)
     assert "save_png(" in capsys.readouterr().err

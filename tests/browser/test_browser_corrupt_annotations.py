@@ -54,7 +54,8 @@ def _execute(lab: Lab, code: str) -> None:
         """async (code) => {
           const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
           const reply = await k.requestExecute({ code }).done;
-          return reply.content.status;
+          const c = reply.content;
+          return c.status === "ok" ? "ok" : `${c.ename}: ${c.evalue}`;
         }""",
         code,
     )

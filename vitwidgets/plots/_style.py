@@ -41,6 +41,11 @@ def colours_for(names: Sequence[str], colors: Mapping[str, str] | None = None) -
     return {n: colors[n] if n in colors else next(free) for n in names}
 
 
+#: the name that makes vitwidgets' JupyterLab extension follow the dark theme (frame, axes,
+#: grid, legends and titles; never the data's colours): js/src/labextension/theme.js
+THEMED = "vw-plot-notebook"
+
+
 def new_figure(title: str, x_label: str, y_label: str, *, width: int, height: int,
                y_axis_type: str = "linear", **kwargs):
     """A bokeh figure with the house tools; ``y_axis_type`` is ``"linear"`` or ``"log"``."""
@@ -48,7 +53,7 @@ def new_figure(title: str, x_label: str, y_label: str, *, width: int, height: in
         raise ValueError(f"y_axis_type must be one of {AXIS_TYPES}, got {y_axis_type!r}")
     kwargs.setdefault("tools", "pan,wheel_zoom,box_zoom,reset,save")
     fig = figure(title=title, x_axis_label=x_label, y_axis_label=y_label, width=width,
-                 height=height, y_axis_type=y_axis_type, **kwargs)
+                 height=height, y_axis_type=y_axis_type, name=THEMED, **kwargs)
     fig.toolbar.logo = None
     return fig
 
@@ -95,7 +100,8 @@ def key_figure(width: int, height: int):
     """An empty figure without axes, grid, frame or tools: a cell of a grid of images that
     holds only a colour key (a legend or a colour bar), so the images keep equal columns."""
     fig = figure(width=width, height=height, toolbar_location=None, tools="",
-                 x_range=(0, 1), y_range=(0, 1), min_border=0, outline_line_color=None)
+                 x_range=(0, 1), y_range=(0, 1), min_border=0, outline_line_color=None,
+                 name=THEMED)
     fig.axis.visible = False
     fig.grid.visible = False
     legend_proxy(fig)  # a renderer, so that bokeh does not warn of an empty plot

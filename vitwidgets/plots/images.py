@@ -11,7 +11,7 @@ from bokeh.models import Legend, LegendItem, LinearColorMapper
 from bokeh.palettes import Category10, Viridis256
 from bokeh.plotting import figure
 
-from ._style import key_figure, legend_proxy
+from ._style import THEMED, key_figure, legend_proxy
 from .maps import colour_bar
 
 __all__ = ["image", "heat_maps", "keypoint_matches", "label_maps"]
@@ -28,7 +28,7 @@ def _rgb(img) -> np.ndarray:
 
 def _frame(h: int, w: int, title: str, size: int, extra_width: int = 0):
     fig = figure(width=size + extra_width, height=size + (18 if title else 0), title=title,
-                 x_range=(0, w), y_range=(0, h), toolbar_location=None, tools="")
+                 x_range=(0, w), y_range=(0, h), toolbar_location=None, tools="", name=THEMED)
     fig.axis.visible = False
     fig.grid.visible = False
     fig.title.text_font_size = "8pt"

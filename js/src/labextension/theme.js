@@ -16,6 +16,8 @@ export const PALETTES = {
     grid_line_color: "#e5e5e5",
     label_text_color: "#444444",
     border_line_color: "#e5e5e5",
+    text_color: "#444444",
+    title_text_color: "#444444",
   },
   dark: {
     background_fill_color: "#1a1a1a",
@@ -29,13 +31,16 @@ export const PALETTES = {
     grid_line_color: "#333333",
     label_text_color: "#d8d8d8",
     border_line_color: "#3a3a3a",
+    text_color: "#d8d8d8",
+    title_text_color: "#d8d8d8",
   },
 };
 
 /** Colour of the per-layer mean line (renderer "vw-mean"), per theme. */
 export const MEAN_LINE = { light: "#222222", dark: "#f2f2f2" };
 
-/** Prefix of the names of the plots this module themes (LayerMetrics: "vw-plot-<metric>"). */
+/** Prefix of the names of the plots this module themes (LayerMetrics: "vw-plot-<metric>",
+ * vw.plots figures: "vw-plot-notebook"). */
 export const PLOT_PREFIX = "vw-plot-";
 
 /** True when JupyterLab shows a dark theme (`<body data-jp-theme-light="false">`). */
