@@ -44,6 +44,7 @@ __all__ = [
     "fourier_frequencies",
     "feature_variance",
     "FourierAccumulator",
+    "pca_project",
     "pca_rgb",
     "cluster_tokens",
 ]
@@ -534,6 +535,23 @@ class FourierAccumulator:
 
 
 # ------------------------------------------------------------------ PCA / clustering
+def pca_project(x: torch.Tensor, n_components: int = 3) -> torch.Tensor:
+    """Scores of the rows of ``x`` ``[..., M, D]`` on their first ``n_components`` principal
+    components: ``[..., M, k]``, the centred rows (mean over ``M`` removed) times the top right
+    singular vectors (``torch.linalg.svd``). Each component's sign is fixed so that its largest
+    loading is positive (a convention: PCA leaves the sign open)."""
+    x = as_float(x)
+    m, d = x.shape[-2:]
+    if not 1 <= n_components <= min(m, d):
+        raise ValueError(f"n_components must be in [1, {min(m, d)}], got {n_components}")
+    flat = x - x.mean(-2, keepdim=True)
+    _, _, vh = torch.linalg.svd(flat, full_matrices=False)
+    comp = vh[..., :n_components, :]  # [..., k, D]
+    idx = comp.abs().argmax(-1, keepdim=True)
+    comp = comp * torch.sign(torch.gather(comp, -1, idx))
+    return flat @ comp.transpose(-1, -2)
+
+
 def pca_rgb(
     x: Trace | torch.Tensor,
     layer: LayerArg | None = -1,
@@ -558,15 +576,7 @@ def pca_rgb(
     """
     tokens, (gh, gw) = patch_tokens_at(x, layer, grid)
     lead, (b, g, d) = tokens.shape[:-3], tokens.shape[-3:]
-    if not 1 <= n_components <= min(b * g, d):
-        raise ValueError(f"n_components must be in [1, {min(b * g, d)}], got {n_components}")
-    flat = tokens.reshape(*lead, b * g, d)
-    flat = flat - flat.mean(-2, keepdim=True)
-    _, _, vh = torch.linalg.svd(flat, full_matrices=False)
-    comp = vh[..., :n_components, :]  # [..., k, D]
-    idx = comp.abs().argmax(-1, keepdim=True)
-    comp = comp * torch.sign(torch.gather(comp, -1, idx))
-    proj = flat @ comp.transpose(-1, -2)  # [..., BG, k]
+    proj = pca_project(tokens.reshape(*lead, b * g, d), n_components)  # [..., BG, k]
     lo, hi = proj.amin(-2, keepdim=True), proj.amax(-2, keepdim=True)
     proj = (proj - lo) / (hi - lo).clamp_min(1e-12)
     return proj.reshape(*lead, b, gh, gw, n_components)
