@@ -655,16 +655,26 @@ def head_stats(
 class HeadStatsAccumulator:
     """Streaming :class:`HeadStats` over a dataset (an accumulator of
     :func:`vitwidgets.core.streaming.stream_metrics`): ``update(trace, batch)`` merges the
-    statistics of every batch, ``result()`` gives them averaged over every image."""
+    statistics of every batch, ``result()`` gives them averaged over every image.
+    ``merge(other)`` adds another accumulator's batches with the same arithmetic as
+    ``update`` (merging one-batch accumulators in batch order is bitwise ``update``)."""
 
     needs = {"attention": True}
 
     def __init__(self) -> None:
         self.stats: HeadStats | None = None
 
+    def _add(self, s: HeadStats | None) -> None:
+        if s is not None:
+            self.stats = s if self.stats is None else self.stats + s
+
     def update(self, trace: Trace, batch=None) -> None:
-        s = head_stats(trace)
-        self.stats = s if self.stats is None else self.stats + s
+        self._add(head_stats(trace))
+
+    def merge(self, other: HeadStatsAccumulator) -> HeadStatsAccumulator:
+        """Add ``other``'s images to this accumulator (in place; returns it)."""
+        self._add(other.stats)
+        return self
 
     def result(self) -> HeadStats:
         if self.stats is None:

@@ -17,9 +17,18 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from vitwidgets.core.indexing import LayersArg, block_indices
+
 from ._common import as_float, check_grid, check_patch_tokens
 
-__all__ = ["label_units", "ConceptLabels", "QuantileThreshold", "ConceptIoU"]
+__all__ = [
+    "label_units",
+    "ConceptLabels",
+    "QuantileThreshold",
+    "ConceptIoU",
+    "UnitThresholdAccumulator",
+    "UnitIoUAccumulator",
+]
 
 
 def _acts(a, grid) -> torch.Tensor:
@@ -53,8 +62,24 @@ class QuantileThreshold:
         self.seen += flat.shape[0]
         if self.seen > self.total:
             raise ValueError(f"more activations ({self.seen}) than announced total {self.total}")
-        cat = flat if self.top is None else torch.cat([self.top, flat.to(self.top.device)], 0)
+        self._keep_top(flat)
+        return self
+
+    def _keep_top(self, values: torch.Tensor) -> None:
+        cat = values if self.top is None else torch.cat([self.top, values.to(self.top.device)])
         self.top = cat.topk(min(self.keep, cat.shape[0]), dim=0).values
+
+    def merge(self, other: QuantileThreshold) -> QuantileThreshold:
+        """Add ``other``'s activations (in place; returns it). Exact in any order: the kept
+        values are the top ``keep`` of the union."""
+        if (other.total, other.keep) != (self.total, self.keep):
+            raise ValueError("cannot merge thresholds of different quantiles or totals")
+        if other.top is not None:
+            self.seen += other.seen
+            if self.seen > self.total:
+                raise ValueError(f"more activations ({self.seen}) than announced total "
+                                 f"{self.total}")
+            self._keep_top(other.top)
         return self
 
     def result(self) -> torch.Tensor:
@@ -125,6 +150,81 @@ class ConceptIoU:
             raise ValueError("no batch accumulated yet")
         union = self.unit_area[:, None] + self.concept_area[None, :] - self.inter
         return torch.where(union > 0, self.inter / union.clamp_min(1), torch.zeros_like(union))
+
+
+class UnitThresholdAccumulator:
+    """First pass of streamed unit labelling: the exact per-unit top-quantile threshold
+    (:class:`QuantileThreshold`) of the residual units after each block ``layers`` (as
+    :func:`vitwidgets.core.indexing.block_indices`) over ``num_images`` images. An accumulator
+    of :func:`vitwidgets.core.streaming.stream_metrics`; ``merge`` is exact in any order.
+    ``result()``: ``(blocks, grid, {block: thresholds [D]})``."""
+
+    needs = {"tokens": True}
+
+    def __init__(self, quantile: float, num_images: int, layers: LayersArg = None) -> None:
+        self.quantile, self.num_images, self.layers = quantile, int(num_images), layers
+        self.blocks: tuple[int, ...] | None = None
+        self.grid: tuple[int, int] | None = None
+        self.thresholds: dict[int, QuantileThreshold] = {}
+
+    def update(self, trace, batch=None) -> None:
+        """``trace``: a :class:`~vitwidgets.core.trace.Trace` with ``tokens``."""
+        if self.blocks is None:
+            owner = trace.model_name or "the model"
+            self.blocks = block_indices(self.layers, trace.num_layers, owner=owner)
+            self.grid = tuple(trace.grid)
+            total = self.num_images * trace.num_patches
+            self.thresholds = {b: QuantileThreshold(self.quantile, total) for b in self.blocks}
+        for b in self.blocks:
+            self.thresholds[b].update(trace.patch_tokens(b))
+
+    def merge(self, other: UnitThresholdAccumulator) -> UnitThresholdAccumulator:
+        """Add ``other``'s images (in place; returns it)."""
+        if other.blocks is None:
+            return self
+        if self.blocks is None:
+            self.blocks, self.grid, self.thresholds = other.blocks, other.grid, {}
+        for b in self.blocks:
+            mine = self.thresholds.get(b)
+            self.thresholds[b] = other.thresholds[b] if mine is None else mine.merge(
+                other.thresholds[b])
+        return self
+
+    def result(self) -> tuple[tuple[int, ...], tuple[int, int], dict[int, torch.Tensor]]:
+        if self.blocks is None:
+            raise ValueError("no batch streamed")
+        return self.blocks, self.grid, {b: t.result() for b, t in self.thresholds.items()}
+
+
+class UnitIoUAccumulator:
+    """Second pass of streamed unit labelling: dataset IoUs (:class:`ConceptIoU`) between the
+    units of ``blocks`` thresholded at ``thresholds`` (``{block: [D]}``, from
+    :class:`UnitThresholdAccumulator`) and the batches' concept masks ``[B, C, H, W]``. An
+    accumulator of :func:`vitwidgets.core.streaming.stream_metrics`; ``merge`` adds the sums
+    as ``update`` does. ``result()``: IoU ``[len(blocks), D, C]``."""
+
+    needs = {"tokens": True}
+
+    def __init__(self, thresholds: dict[int, torch.Tensor], grid: tuple[int, int]) -> None:
+        self.ious = {b: ConceptIoU(t, grid) for b, t in thresholds.items()}
+
+    def update(self, trace, batch) -> None:
+        """``batch``: a :class:`vitwidgets.core.streaming.Batch` with ``masks``."""
+        if batch.masks is None:
+            raise ValueError("label_units needs concept masks in every batch")
+        for b, iou in self.ious.items():
+            iou.update(trace.patch_tokens(b), batch.masks.to(trace.device))
+
+    def merge(self, other: UnitIoUAccumulator) -> UnitIoUAccumulator:
+        """Add ``other``'s sums (in place; returns it)."""
+        for b, theirs in other.ious.items():
+            mine = self.ious[b]
+            if theirs.inter is not None:
+                self.ious[b] = theirs if mine.inter is None else mine.merge(theirs)
+        return self
+
+    def result(self) -> torch.Tensor:
+        return torch.stack([iou.iou() for iou in self.ious.values()])
 
 
 @dataclass
