@@ -33,6 +33,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "LayerMetrics": ("vitwidgets.widgets", "LayerMetrics"),
     "HeadAnnotator": ("vitwidgets.widgets", "HeadAnnotator"),
     "link": ("vitwidgets.widgets", "link"),
+    "RepresentationMap": ("vitwidgets.widgets", "RepresentationMap"),
+    "DepthProfile": ("vitwidgets.widgets", "DepthProfile"),
     "load_bokehjs": ("vitwidgets.widgets.layer_metrics", "load_bokehjs"),
 }
 

@@ -6,7 +6,7 @@ with the same selection traits can be linked, in a dashboard or in cells of thei
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import traitlets
 
@@ -14,16 +14,42 @@ __all__ = ["link", "SELECTION_TRAITS"]
 
 #: the semantic selection that views share
 SELECTION_TRAITS = ("image_index", "layer", "head")
+#: selection traits of one view that a mapping may link to another view's selection trait
+#: (a RepresentationMap's column block)
+SOURCE_TRAITS = (*SELECTION_TRAITS, "layer_b")
 
 
-def link(*views: traitlets.HasTraits, traits: Sequence[str] = SELECTION_TRAITS) -> list:
+def _link_renamed(views, traits: Mapping[str, str]) -> list:
+    """``traitlets.link`` of ``views[0].<source>`` with ``<target>`` of each other view
+    having it, for every ``source: target`` of ``traits``."""
+    first, others = views[0], views[1:]
+    links = []
+    for source, target in traits.items():
+        if source not in SOURCE_TRAITS or target not in SELECTION_TRAITS:
+            raise ValueError(
+                f"cannot link {source!r} to {target!r}: sources are {SOURCE_TRAITS}, "
+                f"targets {SELECTION_TRAITS}"
+            )
+        if not first.has_trait(source):
+            raise ValueError(f"the first view ({type(first).__name__}) has no trait {source!r}")
+        links += [traitlets.link((first, source), (v, target))
+                  for v in others if v.has_trait(target)]
+    return links
+
+
+def link(
+    *views: traitlets.HasTraits, traits: Sequence[str] | Mapping[str, str] = SELECTION_TRAITS
+) -> list:
     """Keep ``traits`` equal across ``views`` (each trait among the views that have it), and
     show the tags of a :class:`HeadAnnotator` among them under the heads of every
     :class:`AttentionExplorer`.
 
     Args:
         views: widgets such as ``AttentionExplorer``, ``LayerMetrics``, ``HeadAnnotator``.
-        traits: which selection traits to link (default: image, layer and head).
+        traits: which selection traits to link (default: image, layer and head); or a mapping
+            ``{trait of the first view: trait of the others}`` linking differently named
+            traits, e.g. a :class:`RepresentationMap`'s column block to a second model's
+            view: ``link(repmap, explorer_b, traits={"layer_b": "layer"})``.
 
     Returns:
         The links (``traitlets.link`` objects and annotation observers); call ``.unlink()``
@@ -31,6 +57,8 @@ def link(*views: traitlets.HasTraits, traits: Sequence[str] = SELECTION_TRAITS) 
     """
     if len(views) < 2:
         raise ValueError(f"link needs at least two views, got {len(views)}")
+    if isinstance(traits, Mapping):
+        return _link_renamed(views, traits)
     unknown = [t for t in traits if t not in SELECTION_TRAITS]
     if unknown:
         raise ValueError(f"unknown selection traits {unknown}; valid: {SELECTION_TRAITS}")
