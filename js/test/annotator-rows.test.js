@@ -1,7 +1,7 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { installDom, FakeModel, tick } from "./helpers.js";
-import { buildRow, buildRows, refreshRow, refreshTable, shownHeads, scrollToSelected, NOTE_DEBOUNCE_MS } from "../src/annotator/rows.js";
+import { buildRow, buildRows, refreshRow, refreshTable, shownHeads, scrollToSelected, scrollTopFor, NOTE_DEBOUNCE_MS } from "../src/annotator/rows.js";
 import { buildView } from "../src/annotator/view.js";
 
 before(() => installDom());
@@ -73,10 +73,23 @@ test("the table: rows by head, count, root attributes, shown heads", () => {
   assert.deepEqual({ layer, head, filter, shown }, { layer: "0", head: "2", filter: "local", shown: "2" });
   assert.deepEqual(shownHeads(rows), [[0, 1], [0, 2]]);
   assert.equal(rows.get("0:2").tr.dataset.selected, "true");
-  let scrolled = null;
-  rows.get("0:2").tr.scrollIntoView = (o) => { scrolled = o; };
-  scrollToSelected(rows, model);
-  assert.deepEqual(scrolled, { block: "nearest" });
+  // jsdom lays nothing out: give the row and the box their geometry
+  const tr = rows.get("0:2").tr;
+  tr.getBoundingClientRect = () => ({ top: 600, height: 30 }); // 500 px into the box's content
+  const box = { scrollTop: 0, clientHeight: 360, clientTop: 1, getBoundingClientRect: () => ({ top: 99 }) };
+  tr.scrollIntoView = () => assert.fail("the page must not scroll, only the table's box");
+  scrollToSelected(rows, model, box, 28);
+  assert.equal(box.scrollTop, 530 - 360, "scrolled down just enough to show the row");
+});
+
+test("scrollTopFor keeps a row in view below the sticky header with the smallest move", () => {
+  const box = { scrollTop: 200, height: 300, header: 30 };
+  assert.equal(scrollTopFor(box, 260, 290), 200, "in view: no move");
+  assert.equal(scrollTopFor(box, 210, 240), 180, "under the header: up so it sits just below it");
+  assert.equal(scrollTopFor(box, 520, 550), 250, "below the box: down so its bottom is the box's");
+  assert.equal(scrollTopFor(box, 10, 40), 0, "never above the top");
+  assert.equal(scrollTopFor({ scrollTop: 0, height: 20, header: 30 }, 100, 160), 70,
+    "taller than the box: its top shows below the header");
 });
 
 test("the tooltip holds the full evidence sentences while the cell shows the short words", () => {

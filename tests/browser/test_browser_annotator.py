@@ -130,3 +130,33 @@ def test_tag_and_note_survive_a_kernel_restart_and_stay_text(lab):
     _check_shown(lab)
     # and the file was read, not rewritten with something else
     assert _saved(path, timeout_s=1)["model"] == saved["model"]
+
+
+# Where the selected row is, relative to the table's scroll box and its sticky header.
+SELECTED_ROW_JS = """() => {
+  const root = document.querySelector('.vw-annotator');
+  const box = root.querySelector('.vw-ann-scroll').getBoundingClientRect();
+  const head = root.querySelector('thead').getBoundingClientRect();
+  const row = root.querySelector('tr.vw-row[data-selected="true"]');
+  const r = row.getBoundingClientRect();
+  return { layer: row.dataset.layer, head: row.dataset.head, top: r.top, bottom: r.bottom,
+           headerBottom: head.bottom, boxBottom: box.bottom,
+           scrollTop: root.querySelector(".vw-ann-scroll").scrollTop };
+}"""
+
+
+def test_the_selected_heads_row_is_in_view_below_the_header_when_the_dashboard_opens(lab):
+    """A dashboard opened on the last head (or a re-run cell that recalls it) shows that row,
+    not the top of the table: the box scrolls to it, clear of the sticky header."""
+    show = "vw.explore(m, cm.black_image(), annotations='scroll.heads.json', layer=5, head=3)"
+    lab.open_notebook(lab.write_notebook("scroll.ipynb", [SETUP, show]))
+    lab.run_all()
+    lab.page.locator(".vw-annotator[data-ready='true'][data-layer='5'][data-head='3']").wait_for()
+    lab.page.wait_for_function(
+        f"() => {{ const s = ({SELECTED_ROW_JS})(); return s.top >= s.headerBottom - 1; }}",
+        timeout=10_000,
+    )
+    s = lab.page.evaluate(SELECTED_ROW_JS)
+    assert (s["layer"], s["head"]) == ("5", "3")
+    assert s["top"] >= s["headerBottom"] - 1, f"the row is under the sticky header: {s}"
+    assert s["bottom"] <= s["boxBottom"] + 1, f"the row is below the box: {s}"

@@ -282,6 +282,38 @@ def test_layer_metrics_plots_follow_the_dark_theme_also_when_switched_after_disp
     assert min(lumas()) > 230, "back to the light theme"
 
 
+def test_in_the_dark_theme_the_mean_line_stays_light_while_a_head_is_selected(lab: Lab):
+    """The quickstart's case: a dark JupyterLab, a dashboard whose head a later cell selects.
+    With a head selected bokeh paints the mean line (which shares the dots' source) with its
+    non-selection glyph, which must be themed as well."""
+    show = "d = vw.explore(m, images, annotations='dark.heads.json')\nd"
+    select = "d.explorer.layer, d.explorer.head = 1, 1"
+    lab.open_notebook(lab.write_notebook("dark.ipynb", [SETUP, show, select]))
+    _theme(lab, "JupyterLab Dark")
+    try:
+        lab.run_all()
+        lab.page.locator(".vw-annotator[data-ready='true']").wait_for()
+        lab.page.mouse.move(1, 1)  # no bokeh tooltip over the frame
+        lab.page.wait_for_timeout(500)
+        light = _light_pixels_in_frame(lab)
+        _shot(lab, "layer-metrics-dark-selected.png", lab.page.locator(".vw-layer-metrics").first)
+        assert light > 60, f"the layer-mean line is not visible ({light} near-white pixels)"
+    finally:
+        _theme(lab, "JupyterLab Light")
+
+
+def _light_pixels_in_frame(lab: Lab) -> int:
+    """Pixels inside the entropy plot's frame whose every channel is above 200 (the dots are
+    coloured, the grid dark: in the dark theme only the layer-mean line is near-white)."""
+    import numpy as np
+
+    plot = _wait_plots(lab, 1, "vw-plot-entropy")["plots"][0]
+    f = plot["frame"]
+    img = _plot_pixels(lab, plot).crop((int(f["left"]) + 2, int(f["top"]) + 2,
+                                        int(f["right"]) - 2, int(f["bottom"]) - 2))
+    return int((np.asarray(img).min(axis=2) > 200).sum())
+
+
 def _theme(lab: Lab, theme: str) -> None:
     light = "false" if "Dark" in theme else "true"
     lab.page.evaluate("(t) => window.jupyterapp.commands.execute('apputils:change-theme',"

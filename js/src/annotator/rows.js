@@ -109,8 +109,28 @@ export function shownHeads(rows) {
   return [...rows.values()].filter((r) => r.tr.style.display !== "none").map((r) => [r.proposal.layer, r.proposal.head]);
 }
 
-/** Scroll the selected head's row into view (when shown). */
-export function scrollToSelected(rows, model) {
+/**
+ * The `scrollTop` that shows a row spanning `[rowTop, rowBottom)` (px from the top of the table)
+ * in a box of `height` px scrolled to `scrollTop`, below a sticky header of `header` px: the
+ * same value when it is in view already, else the smallest move that brings it in.
+ */
+export function scrollTopFor({ scrollTop, height, header }, rowTop, rowBottom) {
+  if (rowTop - header < scrollTop) return Math.max(0, rowTop - header);
+  if (rowBottom > scrollTop + height) return Math.min(rowTop - header, rowBottom - height);
+  return scrollTop;
+}
+
+/**
+ * Scroll the table's box (`view.scroll`, not the page: the notebook must not jump) so that the
+ * selected head's row is in view below the sticky header, when that row is shown.
+ */
+export function scrollToSelected(rows, model, box, header = 0) {
   const r = rows.get(headKey(model.get("layer"), model.get("head")));
-  if (r && r.tr.style.display !== "none" && typeof r.tr.scrollIntoView === "function") r.tr.scrollIntoView({ block: "nearest" });
+  if (!r || !box || r.tr.style.display === "none") return;
+  // the row's place in the box's scrolled content (offsetTop would be relative to whatever
+  // positioned ancestor the notebook has, not to the box)
+  const row = r.tr.getBoundingClientRect();
+  const top = row.top - box.getBoundingClientRect().top - (box.clientTop || 0) + box.scrollTop;
+  box.scrollTop = scrollTopFor({ scrollTop: box.scrollTop, height: box.clientHeight, header },
+    top, top + row.height);
 }

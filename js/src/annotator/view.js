@@ -12,7 +12,7 @@ const CSS = `
 .vw-annotator table { border-collapse: collapse; width: 100%; table-layout: fixed; } /* columns from <col>: nothing pushes the table past its box */
 .vw-annotator th { position: sticky; top: 0; background: var(--jp-layout-color2, #eee); text-align: left; padding: 3px 6px; z-index: 1; }
 .vw-annotator td { padding: 2px 6px; border-top: 1px solid var(--jp-border-color3, #eee); vertical-align: middle; overflow: hidden; }
-.vw-annotator tr.vw-row { cursor: pointer; scroll-margin-top: 2.4em; } /* clear of the sticky header */
+.vw-annotator tr.vw-row { cursor: pointer; }
 .vw-annotator tr.vw-row:hover { background: rgba(52, 101, 164, 0.08); }
 .vw-annotator tr.vw-row[data-selected="true"] { background: rgba(240, 160, 32, 0.25); }
 .vw-annotator .vw-evidence { color: var(--jp-ui-font-color2, #666); font-size: 11px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
@@ -61,7 +61,7 @@ export function buildView(el) {
   v.root = h("div", { className: "vw-annotator" },
     h("div", { className: "vw-ann-toolbar" },
       h("label", {}, "filter ", v.filterSelect), v.acceptShown, h("span", {}, v.newTagInput, v.addTag), v.countLabel),
-    h("div", { className: "vw-ann-scroll" }, table),
+    v.scroll = h("div", { className: "vw-ann-scroll" }, table),
     v.status);
   v.root.setAttribute("data-lm-suppress-shortcuts", "true");
   el.appendChild(v.root);

@@ -39,6 +39,9 @@ export const PALETTES = {
 /** Colour of the per-layer mean line (renderer "vw-mean"), per theme. */
 export const MEAN_LINE = { light: "#222222", dark: "#f2f2f2" };
 
+/** The glyphs of a renderer that bokeh may paint it with (some are "auto" or null). */
+const MEAN_GLYPHS = ["glyph", "selection_glyph", "nonselection_glyph", "hover_glyph", "muted_glyph"];
+
 /** Prefix of the names of the plots this module themes (LayerMetrics: "vw-plot-<metric>",
  * vw.plots figures: "vw-plot-notebook"). */
 export const PLOT_PREFIX = "vw-plot-";
@@ -73,7 +76,14 @@ export function themeChanges(plot, theme) {
     if (Object.keys(diff).length) changes.push([model, diff]);
   };
   for (const model of coloured(plot)) add(model, palette);
-  for (const r of plot.renderers ?? []) if (r.name === "vw-mean" && r.glyph) add(r.glyph, { line_color: MEAN_LINE[theme] });
+  // every glyph of the mean line: once a head is selected, bokeh paints the line with its
+  // non-selection glyph (it shares the dots' data source), so theming `glyph` alone is not enough
+  for (const r of plot.renderers ?? []) {
+    if (r.name !== "vw-mean") continue;
+    for (const glyph of MEAN_GLYPHS.map((g) => r[g])) {
+      if (glyph && typeof glyph === "object" && glyph.properties) add(glyph, { line_color: MEAN_LINE[theme] });
+    }
+  }
   return changes;
 }
 
