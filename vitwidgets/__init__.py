@@ -35,6 +35,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "link": ("vitwidgets.widgets", "link"),
     "RepresentationMap": ("vitwidgets.widgets", "RepresentationMap"),
     "DepthProfile": ("vitwidgets.widgets", "DepthProfile"),
+    "FeatureExplorer": ("vitwidgets.widgets", "FeatureExplorer"),
     "load_bokehjs": ("vitwidgets.widgets.layer_metrics", "load_bokehjs"),
 }
 

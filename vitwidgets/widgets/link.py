@@ -12,8 +12,9 @@ import traitlets
 
 __all__ = ["link", "SELECTION_TRAITS"]
 
-#: the semantic selection that views share
-SELECTION_TRAITS = ("image_index", "layer", "head")
+#: the semantic selection that views share (``query``: a token index, prefix tokens first, as
+#: the AttentionExplorer's pinned query and the FeatureExplorer's clicked patch)
+SELECTION_TRAITS = ("image_index", "layer", "head", "query")
 #: selection traits of one view that a mapping may link to another view's selection trait
 #: (a RepresentationMap's column block)
 SOURCE_TRAITS = (*SELECTION_TRAITS, "layer_b")
@@ -46,7 +47,7 @@ def link(
 
     Args:
         views: widgets such as ``AttentionExplorer``, ``LayerMetrics``, ``HeadAnnotator``.
-        traits: which selection traits to link (default: image, layer and head); or a mapping
+        traits: which selection traits to link (default: image, layer, head and query); or a mapping
             ``{trait of the first view: trait of the others}`` linking differently named
             traits, e.g. a :class:`RepresentationMap`'s column block to a second model's
             view: ``link(repmap, explorer_b, traits={"layer_b": "layer"})``.
