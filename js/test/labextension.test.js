@@ -58,13 +58,14 @@ function fakePlot(name) {
   const axis = model({ axis_line_color: "#000000", major_label_text_color: "#444444", axis_label_text_color: "#444444" });
   const grid = model({ grid_line_color: "#e5e5e5", minor_tick_line_color: null });
   const legend = model({ background_fill_color: "#ffffff", label_text_color: "#444444", border_line_color: "#e5e5e5" });
+  const title = model({ text_color: "#444444" });
   const meanGlyph = model({ line_color: { value: "#222222" } }); // a glyph's spec, as BokehJS holds it
   const meanFaded = model({ line_color: { value: "#222222" } }); // painted while a head is selected
   const mean = { name: "vw-mean", glyph: meanGlyph, nonselection_glyph: meanFaded, selection_glyph: "auto", muted_glyph: null };
   const plot = model({ background_fill_color: "#ffffff", border_fill_color: "#ffffff", outline_line_color: "#e5e5e5" },
     { name, renderers: [mean, { name: "vw-dots", glyph: model({ line_color: "colour" }) }],
-      below: [axis], left: [], center: [grid], above: [legend] });
-  return { plot, axis, grid, legend, meanGlyph, meanFaded };
+      below: [axis], left: [], center: [grid], above: [legend], title });
+  return { plot, axis, grid, legend, meanGlyph, meanFaded, title };
 }
 
 test("the dark palette sets a dark background with light text; the light one the reverse", () => {
@@ -82,7 +83,7 @@ test("plainValue reads a glyph's {value} spec and passes other values through", 
 });
 
 test("themeChanges lists only the properties a model has and whose colour differs", () => {
-  const { plot, axis, grid, legend, meanGlyph, meanFaded } = fakePlot("vw-plot-entropy");
+  const { plot, axis, grid, legend, meanGlyph, meanFaded, title } = fakePlot("vw-plot-entropy");
   assert.deepEqual(themeChanges(plot, "light").map(([m, a]) => [m, Object.keys(a)]), [[axis, ["axis_line_color"]]]);
   const dark = new Map(themeChanges(plot, "dark"));
   assert.equal(dark.get(plot).background_fill_color, PALETTES.dark.background_fill_color);
@@ -90,7 +91,8 @@ test("themeChanges lists only the properties a model has and whose colour differ
   assert.equal(dark.get(legend).label_text_color, PALETTES.dark.label_text_color);
   assert.deepEqual(dark.get(meanGlyph), { line_color: MEAN_LINE.dark });
   assert.deepEqual(dark.get(meanFaded), { line_color: MEAN_LINE.dark }, "the line stays light while a head is selected");
-  assert.equal(dark.size, 6, "the dots' glyph keeps its tag colours");
+  assert.deepEqual(dark.get(title), { text_color: PALETTES.dark.text_color }, "the title is a property, not a panel");
+  assert.equal(dark.size, 7, "the dots' glyph keeps its tag colours");
 });
 
 test("applyTheme recolours vitwidgets plots of every document and leaves other plots alone", () => {
@@ -98,7 +100,7 @@ test("applyTheme recolours vitwidgets plots of every document and leaves other p
   const theirs = fakePlot("someone-else");
   const doc = { _all_models: new Map([["1", ours.plot], ["2", theirs.plot], ["3", ours.axis]]) };
   assert.deepEqual(vitwidgetsPlots([doc]), [ours.plot]);
-  assert.equal(applyTheme([doc], "dark"), 6);
+  assert.equal(applyTheme([doc], "dark"), 7);
   assert.equal(ours.plot.background_fill_color, PALETTES.dark.background_fill_color);
   assert.equal(theirs.plot.background_fill_color, "#ffffff");
   assert.equal(applyTheme([doc], "dark"), 0, "nothing is set twice (no needless sync to the kernel)");

@@ -302,6 +302,40 @@ def test_in_the_dark_theme_the_mean_line_stays_light_while_a_head_is_selected(la
         _theme(lab, "JupyterLab Light")
 
 
+# Colours of the notebook figures' titles, legends and backgrounds, as BokehJS holds them.
+NOTEBOOK_PLOT_COLOURS_JS = r"""() => {
+  const out = [];
+  for (const doc of window.Bokeh.documents) for (const m of doc._all_models.values()) {
+    if (m.name !== 'vw-plot-notebook' || !('renderers' in m)) continue;
+    const v = (x) => (x !== null && typeof x === 'object' && 'value' in x ? x.value : x);
+    out.push({ title: m.title ? v(m.title.text_color) : null, text: m.title ? m.title.text : null,
+               background: v(m.background_fill_color) });
+  }
+  return out;
+}"""
+
+
+def test_notebook_figures_titles_turn_light_in_the_dark_theme(lab: Lab):
+    """vw.plots figures (notebooks 03-06) in the dark theme: the title is a property of the
+    plot, not one of its panels, and was left dark grey on the dark background."""
+    cell = ("import numpy as np\n"
+            "vw.plots.show(vw.plots.per_head({'m': np.arange(12.).reshape(3, 4)},"
+            " title='Mean attention distance', y_label='px'))")
+    lab.open_notebook(lab.write_notebook("titles.ipynb", ["import vitwidgets as vw", cell]))
+    _theme(lab, "JupyterLab Dark")
+    try:
+        lab.run_all()
+        themed = f"() => {{ const p = window.Bokeh ? ({NOTEBOOK_PLOT_COLOURS_JS})() : [];" \
+                 " return p.length > 0 && p[0].background === '#1a1a1a'; }"
+        lab.page.wait_for_function(themed, timeout=60_000)
+        lab.page.wait_for_timeout(300)
+        plots = lab.page.evaluate(NOTEBOOK_PLOT_COLOURS_JS)
+        assert plots[0]["text"] == "Mean attention distance"
+        assert plots[0]["title"] == "#d8d8d8", f"the title stays dark: {plots}"
+    finally:
+        _theme(lab, "JupyterLab Light")
+
+
 def _light_pixels_in_frame(lab: Lab) -> int:
     """Pixels inside the entropy plot's frame whose every channel is above 200 (the dots are
     coloured, the grid dark: in the dark theme only the layer-mean line is near-white)."""

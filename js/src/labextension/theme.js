@@ -51,10 +51,12 @@ export function isDarkTheme(body) {
   return body?.dataset?.jpThemeLight === "false";
 }
 
-/** The models of a bokeh plot that carry colours: the plot, its axes, grids and legends. */
+/** The models of a bokeh plot that carry colours: the plot, its title (a property of the plot,
+ * not one of its panels), axes, grids and legends. */
 export function coloured(plot) {
   const panels = ["above", "below", "left", "right", "center"].flatMap((side) => plot[side] ?? []);
-  return [plot, ...panels];
+  const title = plot.title !== null && typeof plot.title === "object" ? [plot.title] : [];
+  return [plot, ...title, ...panels];
 }
 
 /** A property's value: glyph properties (vectorised) hold a `{value}` spec, others the value. */
