@@ -26,10 +26,12 @@ test("the map fills a given array and rejects a patch outside the images", () =>
   assert.throws(() => similarityMaps(coords, { B: 2, G: 3, dims: 3 }, 0, 0), /not 2x3x3/);
 });
 
-test("colour positions span the maps' range from 0 to 1", () => {
+test("colour positions span the range of the maps but the shown patch, from 0 to 1", () => {
   const maps = new Float32Array([-0.5, 0.25, 1]);
   const range = mapRange(maps);
   assert.deepEqual(range, [-0.5, 1]);
   assert.deepEqual([...colourPositions(maps, range)], [0, 0.5, 1]);
   assert.deepEqual(mapRange(new Float32Array([0.3, 0.3])).map((v) => +v.toFixed(6)), [-0.7, 0.3]);
+  assert.deepEqual(mapRange(new Float32Array([1, 0.5, 0.25]), 0), [0.25, 0.5]); // the shown patch left out
+  assert.deepEqual(mapRange(new Float32Array([1]), 0), [0, 1]);
 });

@@ -68,7 +68,7 @@ function mapsOf(app, shown) {
   if (!d || !shown) return null;
   const B = app.cells.length, G = d.G;
   app.maps = similarityMaps(d.coords, { B, G, dims: d.dims }, shown.image, shown.patch, app.maps?.length === B * G ? app.maps : undefined);
-  const range = mapRange(app.maps);
+  const range = mapRange(app.maps, shown.image * G + shown.patch);
   return { maps: app.maps, range, t: colourPositions(app.maps, range, app.t?.length === B * G ? app.t : undefined), top: brightest(app.maps, B, G) };
 }
 

@@ -38,11 +38,19 @@ export function brightest(maps, B, G) {
   return out;
 }
 
-/** [lo, hi] of the maps (hi > lo: a flat map gets a unit range below its value). */
-export function mapRange(maps) {
+/**
+ * [lo, hi] of the maps but for entry `skip` (the shown patch itself, whose cosine is 1: left
+ * out, the colours span what the other patches reach; it is drawn at the top). A flat range
+ * gets a unit range below its value.
+ */
+export function mapRange(maps, skip = -1) {
   let lo = Infinity, hi = -Infinity;
-  for (const v of maps) { if (v < lo) lo = v; if (v > hi) hi = v; }
-  if (!(hi > lo)) return [hi - 1, hi];
+  maps.forEach((v, i) => {
+    if (i === skip) return;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  });
+  if (!(hi > lo)) return Number.isFinite(hi) ? [hi - 1, hi] : [0, 1];
   return [lo, hi];
 }
 
