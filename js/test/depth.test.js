@@ -58,7 +58,11 @@ test("the best k-NN block carries a star in the model's colour; the relative axi
   const top = f.y + f.h * 0.06 / 1.12;
   const rgb = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
   assert.deepEqual(pixel(canvas, xOf(root, f, 1), top + 4).slice(0, 3), rgb(SERIES_COLOURS[0]), "inside the star, under its centre");
-  model.set("depth_axis", "relative");
+  const select = root.querySelector("select.vw-depth-axis");
+  assert.equal(select.value, "block");
+  select.value = "relative";
+  select.dispatchEvent(new window.Event("change"));
+  assert.equal(model.get("depth_axis"), "relative");
   assert.equal(root.dataset.domain, "0,1");
   assert.deepEqual(pixel(canvas, xOf(root, f, 0.5), top + 4).slice(0, 3), rgb(SERIES_COLOURS[0]));
   cleanup();

@@ -1,4 +1,5 @@
-"""The study views in JupyterLab + Chromium, driven as a person does: the RepresentationMap of
+"""The study views in JupyterLab + Chromium, driven as a person does (and their PNGs saved
+from a cell): the RepresentationMap of
 the bundled zoo model streams its CKA in the background (the status line counts batches),
 hovering a cell reads its value and both blocks, and clicking cell (3, 5) moves two linked
 explorers to layers 3 and 5 (``vw.link(rm, ex_a)`` and ``vw.link(rm, ex_b, traits={"layer_b":
@@ -32,6 +33,9 @@ dp = vw.DepthProfile(m, images, labels=[0, 1] * 4, batch_size=4)
 vw.link(dp, ex_a)
 dp
 """
+SAVE = """
+print("SAVED", await rm.save_png("cka.png", timeout=60), await dp.save_png("depth.png", scale=1, timeout=60))
+"""
 ROW, COL = 3, 5
 
 
@@ -50,11 +54,26 @@ def _canvas_point(lab, selector: str, x: float, y: float) -> tuple[float, float]
     return box["x"] + x, box["y"] + y
 
 
+def _check_saved_pngs(lab) -> None:
+    """``await view.save_png(path)`` wrote the views as the browser draws them, on white."""
+    from PIL import Image
+
+    assert "SAVED cka.png depth.png" in lab.output_text(2), lab.output_text(2)
+    for name, scale, selector in (("cka.png", 2, ".vw-repmap canvas"),
+                                  ("depth.png", 1, ".vw-depth canvas")):
+        size = lab.page.evaluate(f"() => {{ const c = document.querySelector('{selector}');"
+                                 " return [c.width, c.height]; }")
+        img = Image.open(lab.server.root / name).convert("RGB")
+        assert img.size == (scale * size[0], scale * size[1]), name
+        assert img.getpixel((1, 1)) == (255, 255, 255), f"{name}: white for slides"
+
+
 def test_clicking_a_cka_cell_moves_the_linked_views_to_its_two_layers(lab):
-    lab.open_notebook(lab.write_notebook("repmap.ipynb", [SHOW, DEPTH]))
+    lab.open_notebook(lab.write_notebook("repmap.ipynb", [SHOW, DEPTH, SAVE]))
     lab.run_all()
     lab.page.wait_for_function(
         "() => document.querySelector('.vw-repmap')?.dataset.ready === 'true'", timeout=120_000)
+    _check_saved_pngs(lab)
     d = _dataset(lab, ".vw-repmap")
     assert (d["rows"], d["cols"], d["error"], d["status"]) == ("6", "6", "", "")
     cell, fx, fy = int(d["cell"]), float(d["frameX"]), float(d["frameY"])

@@ -9,6 +9,7 @@ import { setTrait, listen } from "../model.js";
 import { composeChart, themeOf } from "../chart.js";
 import { canvasPoint } from "../explorer/pointer.js";
 import { buildStudyView, showStatus, bindStudyExport, watchTheme, sizeCanvas } from "../study.js";
+import { h, setOptions } from "../dom.js";
 import { shownPanels, panelLayout, frameAt, xDomain, blockAt, hoverText } from "./series.js";
 import { paintProfiles, xScaleOf } from "./paint.js";
 
@@ -29,6 +30,10 @@ function pointOf(canvas, ev, s) {
 
 function render({ model, el }) {
   const view = buildStudyView(el, "vw-depth", "vw-depth-canvas");
+  const axis = h("select", { className: "vw-depth-axis", title: "Depth axis: blocks, or relative depth (0 = embedding, 1 = last block) to compare models of different depths" });
+  setOptions(axis, [["block", "depth in blocks"], ["relative", "relative depth"]]);
+  axis.addEventListener("change", () => setTrait(model, "depth_axis", axis.value));
+  view.title.after(axis);
   let hover = null, lost = null, paintCount = 0;
   const status = () => showStatus(view, { error: model.get("error"), status: model.get("status"), lost });
   const rpc = createRpc(model, { onDisconnect: (err) => { lost = err.message; status(); } });
@@ -40,6 +45,7 @@ function render({ model, el }) {
     ctx.clearRect(0, 0, L.width, L.height);
     paintProfiles(ctx, L, s, themeOf(view.root));
     view.title.textContent = `Depth profile: ${s.names.join(", ")}`;
+    axis.value = s.axis;
     view.readout.textContent = hover ? hoverText(s.profiles, s.names, hover.panel, hover.x, s.axis) : "";
     Object.assign(view.root.dataset, {
       layer: String(s.layer), depthAxis: s.axis, panels: s.panels.map((p) => p.id).join(","), domain: s.domain.join(","),
