@@ -3,10 +3,10 @@ import assert from "node:assert/strict";
 import { layoutsOf, marksOf, shownPatch, MAP_SIDE, MUTUAL_COLOUR, ONE_WAY_COLOUR } from "../src/features/paint.js";
 import { SELECT_COLOUR } from "../src/chart.js";
 
-test("maps have whole-pixel cells about MAP_SIDE wide; panels half the cell", () => {
+test("maps and panels have whole-pixel cells, about MAP_SIDE wide", () => {
   const { map, panel } = layoutsOf([14, 14]);
   assert.equal(map.cell, Math.floor(MAP_SIDE / 14));
-  assert.equal(panel.cell, Math.floor(map.cell / 2));
+  assert.equal(panel.cell, map.cell);
   assert.equal(map.numPrefix, 0);
   assert.equal(layoutsOf([2, 300]).map.cell, 2);
 });

@@ -5,9 +5,9 @@ import { cellLabel, exactnessText, loadingText, patchText, readoutText, ruleText
 const exact = { dims: 768, full_dims: 768, cosine_error: 0.000977, foreground_rule: "foreground: PC1 > 0", border_foreground: 0.125, k: 3 };
 
 test("labels say the image, then its match (mutual or not) or its brightest cosine", () => {
-  assert.equal(cellLabel(2, { maxCos: 0.8312 }), "image 2 · max cos 0.83");
-  assert.equal(cellLabel(2, { maxCos: 0.8, match: { similarity: 0.756, mutual: true } }), "image 2 · match 0.76 ↔ mutual");
-  assert.equal(cellLabel(1, { match: { similarity: 0.5, mutual: false } }), "image 1 · match 0.50 → one-way");
+  assert.equal(cellLabel(2, { maxCos: 0.8312 }), "image 2 · max 0.83");
+  assert.equal(cellLabel(2, { maxCos: 0.8, match: { similarity: 0.756, mutual: true } }), "image 2 · 0.76 mutual ↔");
+  assert.equal(cellLabel(1, { match: { similarity: 0.5, mutual: false } }), "image 1 · 0.50 one-way →");
   assert.equal(cellLabel(0, { isSource: true, maxCos: 1 }), "image 0 · selected patch");
 });
 

@@ -1,7 +1,7 @@
 // The FeatureExplorer's render() in jsdom with real canvas pixels, against a fake kernel.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { installDom, FakeModel, COLORMAPS, unalignedFloat16, until, tick } from "./helpers.js";
+import { installDom, FakeModel, COLORMAPS, unalignedFloat16, pixel, until, tick } from "./helpers.js";
 
 let features;
 before(async () => {
@@ -84,7 +84,11 @@ test("a click sets image and query and shows the kernel's mutual match", async (
   assert.deepEqual(model.requests.find((m) => m.method === "matches").params, { image: 0, patch: 1, layer: 1, facet: "tokens" });
   assert.equal(cellOf(root, 1).dataset.match, "3");
   assert.equal(cellOf(root, 1).dataset.mutual, "true");
-  assert.match(cellOf(root, 1).querySelector(".vw-fx-label").textContent, /match 1\.00 ↔ mutual/);
+  assert.match(cellOf(root, 1).querySelector(".vw-fx-label").textContent, /1\.00 mutual ↔/);
+  // the match (patch 3: bottom right) is outlined in the mutual colour, the query in orange
+  const side = mapOf(root, 1).width;
+  assert.deepEqual(pixel(mapOf(root, 1), side - 1, side - 1).slice(0, 3), [0x35, 0xd0, 0x7f]);
+  assert.deepEqual(pixel(mapOf(root, 0), side - 1, 1).slice(0, 3), [0xf0, 0xa0, 0x20]);
 });
 
 test("the kernel's error shows in the status line", async () => {

@@ -15,10 +15,10 @@ export const MAP_SIDE = 168;
 export const MUTUAL_COLOUR = "#35d07f";
 export const ONE_WAY_COLOUR = "#ffffff";
 
-/** Layouts of the map and of the panel (half the cell) for a grid [gh, gw]. */
+/** Layouts of the map and of the panel under it (the same cells) for a grid [gh, gw]. */
 export function layoutsOf([gh, gw]) {
-  const cell = Math.max(2, Math.floor(MAP_SIDE / Math.max(gh, gw)));
-  return { map: gridLayout({ gh, gw, cell }), panel: gridLayout({ gh, gw, cell: Math.max(1, Math.floor(cell / 2)) }) };
+  const layout = gridLayout({ gh, gw, cell: Math.max(2, Math.floor(MAP_SIDE / Math.max(gh, gw))) });
+  return { map: layout, panel: layout };
 }
 
 /** The patch whose maps are shown: the hovered one, else the clicked one (query >= P), else null. */
@@ -50,7 +50,9 @@ export function drawBases(app) {
     for (const [canvas, layout] of [[c.canvas, L.map], [c.base, L.map], [c.panel, L.panel]]) {
       canvas.width = layout.width;
       canvas.height = layout.height;
+      Object.assign(canvas.style, { width: `${layout.width}px`, height: `${layout.height}px` });
     }
+    c.label.style.maxWidth = `${L.map.width}px`;
     drawBase(c.base.getContext("2d"), L.map, app.bitmaps[j] ?? null);
   });
 }
@@ -83,7 +85,7 @@ export function paintMaps(app, shown) {
   const lut = colormapLut(app.model.get("colormap"));
   app.cells.forEach((c, j) => {
     const ctx = c.canvas.getContext("2d");
-    const { outlines, dots } = marksOf(j, shown, app.matches);
+    const { outlines, dots } = marksOf(j, shown, app.matchesShown?.(shown));
     if (m) paintMap(ctx, L, m.t.subarray(j * G, (j + 1) * G), { lut, opacity: 0.8, base: c.base, scratch: app.scratch, marks: outlines });
     else {
       ctx.clearRect(0, 0, L.width, L.height);

@@ -7,14 +7,15 @@ export function patchText(g, gw) {
 }
 
 /**
- * Label under image j: its brightest cosine, and the kernel's match when there is one.
+ * Label under image j (short: it fits under the map): its brightest cosine, or the cosine of
+ * the kernel's match and whether it is mutual.
  * @param {{maxCos?: number|null, match?: {similarity: number, mutual: boolean}|null, isSource?: boolean}} o
  */
 export function cellLabel(j, { maxCos = null, match = null, isSource = false } = {}) {
   const parts = [`image ${j}`];
   if (isSource) parts.push("selected patch");
-  else if (match) parts.push(`match ${match.similarity.toFixed(2)} ${match.mutual ? "↔ mutual" : "→ one-way"}`);
-  else if (maxCos !== null) parts.push(`max cos ${maxCos.toFixed(2)}`);
+  else if (match) parts.push(`${match.similarity.toFixed(2)} ${match.mutual ? "mutual ↔" : "one-way →"}`);
+  else if (maxCos !== null) parts.push(`max ${maxCos.toFixed(2)}`);
   return parts.join(" · ");
 }
 

@@ -19,7 +19,7 @@ const CSS = `
 .vw-features .vw-readout { min-height: 1.4em; font-variant-numeric: tabular-nums; }
 .vw-features .vw-fx-body { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
 .vw-features .vw-fx-images { display: flex; flex-wrap: wrap; gap: 8px; }
-.vw-features .vw-fx-cell { display: flex; flex-direction: column; gap: 3px; padding: 2px; border: 2px solid transparent; border-radius: 3px; }
+.vw-features .vw-fx-cell { display: flex; flex-direction: column; align-items: flex-start; gap: 3px; padding: 2px; border: 2px solid transparent; border-radius: 3px; }
 .vw-features .vw-fx-cell[data-selected="true"] { border-color: #f0a020; }
 .vw-features .vw-fx-label { font-size: 11px; font-variant-numeric: tabular-nums; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .vw-features canvas { display: block; image-rendering: pixelated; }
