@@ -146,3 +146,21 @@ def test_bad_arguments_and_streaming_errors_say_what_was_expected(model, images)
     view = asyncio.run(run())
     assert view.error == "ValueError: labels has 3 entries but the data has 16 images"
     assert view.status == "" and not view.done
+
+
+def test_a_post_norm_model_profiles_its_residual_stream_instead_of_sub_layers(images):
+    from timm.models.vision_transformer import ResPostBlock, VisionTransformer
+
+    from vitwidgets.core.metrics.representation import feature_variance, fourier_profile
+    from vitwidgets.core.model import ViTModel
+
+    torch.manual_seed(0)
+    post = ViTModel(VisionTransformer(img_size=32, patch_size=8, embed_dim=32, depth=3,
+                                      num_heads=2, num_classes=3, block_fn=ResPostBlock))
+    view = DepthProfile(post, images, batch_size=8)
+    (p,) = view.profiles
+    trace = post.trace(images, attention=False)  # tokens [L+1, ...]: no latents
+    assert not p.sub_layers and p.fourier.shape[0] == 4
+    torch.testing.assert_close(p.fourier, fourier_profile(trace), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(p.variance, feature_variance(trace), rtol=1e-5, atol=1e-6)
+    assert view._profiles[0]["depths"] == [-1.0, 0.0, 1.0, 2.0]
