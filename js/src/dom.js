@@ -18,8 +18,20 @@ export function h(tag, props = {}, ...children) {
   return el;
 }
 
-/** Add a <style> element with this id to the document once. */
-export function ensureStyle(id, css) {
+/**
+ * Add a <style> with this id once: inside `el` when given (the widget's own element), else to
+ * the document's head. Inside `el` the rules reach the widget wherever the host puts it: marimo
+ * renders anywidgets in a shadow root, where the document's styles do not apply.
+ */
+export function ensureStyle(id, css, el = null) {
+  if (el) {
+    if ([...el.children].some((c) => c.tagName === "STYLE" && c.dataset.vwStyle === id)) return;
+    const style = document.createElement("style");
+    style.dataset.vwStyle = id;
+    style.textContent = css;
+    el.insertBefore(style, el.firstChild);
+    return;
+  }
   if (document.getElementById(id)) return;
   const style = document.createElement("style");
   style.id = id;

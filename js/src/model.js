@@ -28,13 +28,16 @@ export function setTraits(model, values) {
 }
 
 /**
- * Subscribe to model events: table = [["change:a change:b", handler], ...].
+ * Subscribe to model events: table = [["change:a change:b", handler], ...]. Each event name is
+ * subscribed on its own: Backbone (JupyterLab, Notebook 7) splits "change:a change:b" itself,
+ * but other anywidget hosts (marimo) take the whole string as one event name that never fires.
  * @returns {() => void} off(): unsubscribes every handler of the table
  */
 export function listen(model, table) {
-  for (const [events, fn] of table) model.on(events, fn);
+  const pairs = table.flatMap(([events, fn]) => events.split(/\s+/).filter(Boolean).map((e) => [e, fn]));
+  for (const [event, fn] of pairs) model.on(event, fn);
   return () => {
-    for (const [events, fn] of table) model.off(events, fn);
+    for (const [event, fn] of pairs) model.off(event, fn);
   };
 }
 

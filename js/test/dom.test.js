@@ -26,6 +26,20 @@ test("ensureStyle adds one <style> per id", () => {
   assert.equal(styles[0].textContent, ".a {}");
 });
 
+test("ensureStyle inside an element adds one <style> there, so a shadow root gets the rules", () => {
+  const host = document.body.appendChild(document.createElement("div"));
+  const shadow = host.attachShadow({ mode: "open" });
+  const el = shadow.appendChild(document.createElement("div"));
+  el.appendChild(document.createElement("span"));
+  ensureStyle("vw-inner-style", ".a {}", el);
+  ensureStyle("vw-inner-style", ".b {}", el);
+  const styles = el.querySelectorAll("style");
+  assert.equal(styles.length, 1);
+  assert.equal(styles[0].textContent, ".a {}");
+  assert.equal(el.firstChild, styles[0], "before the widget's own elements");
+  assert.equal(document.head.querySelector("[data-vw-style]"), null, "nothing in the document's head");
+});
+
 test("options are built from pairs and replaced only when they differ", () => {
   const select = h("select");
   setOptions(select, [["", "—"], ["<b>", "<b>"]]);

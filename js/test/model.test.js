@@ -40,6 +40,25 @@ test("listen subscribes a table of handlers; off() removes them all", () => {
   assert.equal(calls.length, 3);
 });
 
+test("listen subscribes each event name on its own, for hosts that do not split them (marimo)", () => {
+  // marimo's model keeps one listener set per exact event string, as this stand-in does
+  const handlers = {};
+  const literal = {
+    on: (e, fn) => (handlers[e] ??= new Set()).add(fn),
+    off: (e, fn) => handlers[e]?.delete(fn),
+    emit: (e) => [...(handlers[e] ?? [])].forEach((fn) => fn()),
+  };
+  const calls = [];
+  const off = listen(literal, [["change:layer  change:head", () => calls.push("sel")]]);
+  literal.emit("change:head");
+  literal.emit("change:layer");
+  assert.deepEqual(calls, ["sel", "sel"]);
+  assert.deepEqual(Object.keys(handlers).sort(), ["change:head", "change:layer"]);
+  off();
+  literal.emit("change:head");
+  assert.equal(calls.length, 2);
+});
+
 test("head keys match the kernel's dict keys", () => {
   assert.equal(headKey(3, 11), "3:11");
 });

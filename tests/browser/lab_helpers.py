@@ -63,9 +63,15 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 class LabServer:
-    """One fresh JupyterLab server (stock settings) in ``base``; notebooks go in ``root``."""
+    """One fresh JupyterLab server (stock settings) in ``base``; notebooks go in ``root``.
 
-    def __init__(self, base: Path, log_path: Path | None = None) -> None:
+    ``app="notebook"`` starts Jupyter Notebook 7 instead (same server, its own frontend: the
+    notebook opens at ``/notebooks/<name>``)."""
+
+    def __init__(self, base: Path, log_path: Path | None = None, app: str = "lab") -> None:
+        if app not in ("lab", "notebook"):
+            raise ValueError(f"app must be 'lab' or 'notebook', got {app!r}")
+        self.app = app
         self.base = Path(base)
         self.root = self.base / "root"
         self.port = _free_port()
@@ -126,7 +132,7 @@ class LabServer:
         self.prepare()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         cmd = [
-            sys.executable, "-m", "jupyter", "lab",
+            sys.executable, "-m", "jupyter", self.app,
             "--no-browser",
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={self.port}",
@@ -134,11 +140,16 @@ class LabServer:
             f"--IdentityProvider.token={self.token}",
             "--ServerApp.allow_root=True",
             f"--ServerApp.root_dir={self.root}",
-            "--LabApp.news_url=None",
-            "--LabApp.extension_manager=readonly",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.expose_app_in_browser=True",
         ]
+        if self.app == "lab":
+            cmd += [
+                "--LabApp.news_url=None",
+                "--LabApp.extension_manager=readonly",
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                "--LabApp.expose_app_in_browser=True",
+            ]
+        else:
+            cmd += ["--JupyterNotebookApp.expose_app_in_browser=True"]
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             cmd, env=self.env(), cwd=self.root, stdout=self._log, stderr=subprocess.STDOUT
@@ -147,7 +158,7 @@ class LabServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(
-                    f"jupyter lab exited with {self.proc.returncode}; see {self.log_path}:\n"
+                    f"jupyter {self.app} exited with {self.proc.returncode}; see {self.log_path}:\n"
                     + self.log_path.read_text()[-3000:]
                 )
             try:
@@ -157,12 +168,16 @@ class LabServer:
             except OSError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"jupyter lab did not answer within {timeout} s; see {self.log_path}")
+        raise RuntimeError(
+            f"jupyter {self.app} did not answer within {timeout} s; see {self.log_path}"
+        )
 
     def api_url(self, path: str) -> str:
         return f"{self.url}/{path}?token={self.token}"
 
     def notebook_url(self, name: str) -> str:
+        if self.app == "notebook":
+            return f"{self.url}/notebooks/{name}?token={self.token}"
         return f"{self.url}/lab/tree/{name}?reset&token={self.token}"
 
     def stop(self) -> None:
@@ -331,7 +346,7 @@ class Lab:
             timeout=timeout_ms,
         )
         # room for the dashboard: no file browser beside the notebook
-        self.page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+        self.page.evaluate("() => window.jupyterapp.shell.collapseLeft?.()")
         self.wait_kernel_idle(timeout_ms)
 
     def kernel_status(self) -> str | None:

@@ -40,7 +40,7 @@ const COLUMNS = [
  * @returns {object} root, filterSelect, acceptShown, newTagInput, addTag, countLabel, tbody, status
  */
 export function buildView(el) {
-  ensureStyle("vitwidgets-annotator-style", CSS);
+  ensureStyle("vitwidgets-annotator-style", CSS, el);
   const v = {
     filterSelect: h("select", { className: "vw-filter", title: "Show heads whose tag (yours, or else the proposed one) is…" }),
     acceptShown: h("button", { type: "button", className: "vw-accept-shown", textContent: "accept proposals of shown untagged heads" }),

@@ -44,7 +44,7 @@ const CSS = `
  *   status
  */
 export function buildView(el) {
-  ensureStyle("vitwidgets-explorer-style", CSS);
+  ensureStyle("vitwidgets-explorer-style", CSS, el);
   const v = {
     root: h("div", { className: "vw-explorer", tabIndex: 0 }),
     layerSlider: h("input", { type: "range", className: "vw-layer-slider", min: 0, step: 1 }),
