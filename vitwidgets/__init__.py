@@ -37,6 +37,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "DepthProfile": ("vitwidgets.widgets", "DepthProfile"),
     "FeatureExplorer": ("vitwidgets.widgets", "FeatureExplorer"),
     "load_bokehjs": ("vitwidgets.widgets.layer_metrics", "load_bokehjs"),
+    "RayEngine": ("vitwidgets.engines.ray", "RayEngine"),
 }
 
 __all__ = sorted(_LAZY)
