@@ -115,3 +115,14 @@ test("the layer slider and the PCK plot set the layer; k asks for new clusters",
   await tick(5);
   assert.deepEqual(model.requests.filter((m) => m.method === "layer_data").at(-1).params, { layer: 1, facet: "tokens", k: 4 });
 });
+
+test("a click shows the clicked patch's matches even where the last hover was elsewhere", async () => {
+  const { model, root } = setup();
+  await until(() => root.dataset.ready === "true", "the layer's data");
+  const cell = Number(mapOf(root, 0).width) / 2;
+  move(mapOf(root, 0), cell * 0.5, cell * 0.5);
+  mapOf(root, 1).dispatchEvent(new window.MouseEvent("click", { clientX: cell * 0.5, clientY: cell * 1.5, bubbles: true }));
+  assert.deepEqual([model.get("image_index"), model.get("query")], [1, 3]);
+  await until(() => root.dataset.matches === "1:2", "the clicked patch's matches");
+  assert.equal(root.dataset.hoverImage, "1");
+});

@@ -132,7 +132,8 @@ function attachPointer(app, c, j) {
     if (g < 0) return;
     const P = app.model.get("num_prefix");
     const same = app.model.get("image_index") === j && app.model.get("query") === P + g;
-    setTraits(app.model, { image_index: j, query: same ? -1 : P + g });
+    app.hover = { image: j, patch: g }; // the pointer is where it clicked
+    if (!setTraits(app.model, { image_index: j, query: same ? -1 : P + g })) repaint(app);
   });
 }
 
