@@ -29,14 +29,10 @@ from vitwidgets.core.profiles import ModelProfile, depth_profile, latent_depths
 
 from ._background import batches_text, run_job
 from ._base import bundle, trait_check
-from .representation_map import StudyView, study_models
+from ._study import StudyView, derived, study_models
 
 #: x axes: depth in blocks of each model, or relative depth (0 = embedding, 1 = last block)
 DEPTH_AXES = ("block", "relative")
-
-
-def _derived(trait: traitlets.TraitType) -> traitlets.TraitType:
-    return trait.tag(sync=True, derived=True)
 
 
 def _named(models: Any) -> tuple[list[str] | None, list]:
@@ -109,9 +105,9 @@ class DepthProfile(StudyView):
     _esm = bundle(_bundle_name)
     _what = "depth profiles"
 
-    names = _derived(traitlets.List(traitlets.Unicode()))
-    num_layers = _derived(traitlets.Int(1))
-    has_labels = _derived(traitlets.Bool(False))
+    names = derived(traitlets.List(traitlets.Unicode()))
+    num_layers = derived(traitlets.Int(1))
+    has_labels = derived(traitlets.Bool(False))
     layer = traitlets.Int(0).tag(sync=True)
     depth_axis = traitlets.Enum(DEPTH_AXES, "block").tag(sync=True)
     _profiles = traitlets.List(traitlets.Dict()).tag(sync=True)

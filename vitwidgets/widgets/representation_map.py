@@ -20,69 +20,21 @@ from typing import Any
 import torch
 import traitlets
 
-from vitwidgets.core.errors import UserValueError, error_name
+from vitwidgets.core.errors import UserValueError
 from vitwidgets.core.indexing import block_index
 from vitwidgets.core.metrics.representation import FEATURE_MODES
 from vitwidgets.core.profiles import RepresentationMapResult, representation_map
 from vitwidgets.core.vocab import COLORMAPS
-from vitwidgets.loading import load_model
 
 from ._background import batches_text, run_job
-from ._base import (
-    FRONTEND_TIMEOUT_S,
-    CommandWidget,
-    bundle,
-    check_bundle,
-    options_of,
-    reject_unknown,
-    trait_check,
-)
-from ._export import PngSave, start_png_save
+from ._base import bundle, trait_check
+from ._study import StudyView, derived, study_models
 from ._wire import encode_array
-
-
-def _derived(trait: traitlets.TraitType) -> traitlets.TraitType:
-    return trait.tag(sync=True, derived=True)
 
 
 def array_bytes(x: torch.Tensor | None) -> bytes:
     """``x`` as float32 bytes for the wire (``b""`` for nothing yet)."""
     return b"" if x is None else encode_array("values", x, "float32")[1]
-
-
-class StudyView(CommandWidget):
-    """What the study views share: a status line while the dataset streams, the error that
-    stopped it, and a PNG of the view."""
-
-    #: what is being computed ("computing CKA: 3 of 8 batches…"); "" when done
-    status = _derived(traitlets.Unicode(""))
-    #: the error that stopped the computation ("" when none), shown in the widget
-    error = _derived(traitlets.Unicode(""))
-    #: whether every batch is in
-    done = _derived(traitlets.Bool(False))
-    _what = "the view"
-
-    def _progress(self, done: int, total: int | None, _partial: Any = None) -> None:
-        self.status = batches_text(self._what, done, total)
-
-    def _failed(self, e: BaseException) -> None:
-        self.status = ""
-        self.error = f"{error_name(e)}: {e}"
-
-    def save_png(
-        self, path: Any, *, scale: int = 2, timeout: float = FRONTEND_TIMEOUT_S
-    ) -> PngSave:
-        """Write the view as the browser draws it (on white) to ``path`` (``.png``); in a
-        notebook cell: ``await view.save_png("fig.png")``. ``scale``: PNG px per CSS px."""
-        return start_png_save(self, path, scale=scale, timeout=timeout)
-
-
-def study_models(cls: type, options: dict, *models: Any) -> list:
-    """Reject unknown ``options`` of ``cls``, check its bundle and load ``models`` (anything
-    :func:`vitwidgets.load_model` takes; ``None`` stays ``None``)."""
-    reject_unknown(f"vw.{cls.__name__}()", options, options_of(cls))
-    check_bundle(cls._bundle_name)
-    return [None if m is None else load_model(m) for m in models]
 
 
 class RepresentationMap(StudyView):
@@ -111,14 +63,14 @@ class RepresentationMap(StudyView):
     _esm = bundle(_bundle_name)
     _what = "CKA"
 
-    model_name = _derived(traitlets.Unicode(""))
-    model_b_name = _derived(traitlets.Unicode(""))
-    num_layers = _derived(traitlets.Int(1))
-    num_layers_b = _derived(traitlets.Int(1))
+    model_name = derived(traitlets.Unicode(""))
+    model_b_name = derived(traitlets.Unicode(""))
+    num_layers = derived(traitlets.Int(1))
+    num_layers_b = derived(traitlets.Int(1))
     #: whether the columns are another model's blocks
-    cross = _derived(traitlets.Bool(False))
-    mode = _derived(traitlets.Unicode("cls"))
-    num_images = _derived(traitlets.Int(0))
+    cross = derived(traitlets.Bool(False))
+    mode = derived(traitlets.Unicode("cls"))
+    num_images = derived(traitlets.Int(0))
     layer = traitlets.Int(0).tag(sync=True)
     layer_b = traitlets.Int(0).tag(sync=True)
     colormap = traitlets.Enum(COLORMAPS, "viridis").tag(sync=True)
