@@ -2,7 +2,8 @@
 image paints every image's cosine map in the browser, and each image's brightest cell is the
 kernel's best match (``SessionFeatures.matches``, i.e. ``vw.metrics.correspondence``); clicking
 it shows the kernel's matches with the same mutual flags and pins the query of a linked
-AttentionExplorer; clicking the PCK plot moves both views to that block."""
+AttentionExplorer; clicking the PCK plot moves both views to that block; ``save_png`` writes
+the view's PNG."""
 
 from __future__ import annotations
 
@@ -33,6 +34,12 @@ print("CORE " + json.dumps({{"best": core.patch.tolist(), "mutual": core.mutual.
 """
 SHOW = "fx"
 SHOW_EXPLORER = "ex"
+# the view draws the PNG once its layer is in (save_png waits for it)
+SAVE = """
+from vitwidgets.widgets._export import png_size
+path = await fx.save_png("features.png", scale=1, timeout=60)
+print("PNG", png_size(path.read_bytes()))
+"""
 
 CELLS_JS = """() => [...document.querySelectorAll('.vw-features .vw-fx-cell')].map((c) => {
   const { image, brightest, maxCos, match, mutual } = c.dataset;
@@ -70,11 +77,14 @@ def _patch_point(lab, image: int, patch: int, gw: int = 8) -> tuple[float, float
 
 
 def test_hover_maps_and_click_matches_are_the_kernels_answers(lab):
-    lab.open_notebook(lab.write_notebook("features.ipynb", [SETUP, SHOW, SHOW_EXPLORER]))
+    lab.open_notebook(lab.write_notebook("features.ipynb", [SETUP, SHOW, SHOW_EXPLORER, SAVE]))
     lab.run_all()
     core = json.loads(re.search(r"CORE (\{.*\})", lab.output_text(0)).group(1))
     d = _wait(lab, "d.ready === 'true'", 120_000)
     assert (d["layer"], d["error"], d["dims"]) == (str(LAYER), "", "128")
+    width, height = (int(v) for v in re.search(r"PNG \((\d+), (\d+)\)", lab.output_text(3))
+                     .groups())
+    assert width > 4 * 168 and height > 2 * 168  # four maps and four panels side by side
 
     lab.page.mouse.move(*_patch_point(lab, 0, PATCH))
     _wait(lab, f"d.hoverImage === '0' && d.hoverPatch === '{PATCH}'")
