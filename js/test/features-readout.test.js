@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cellLabel, exactnessText, loadingText, patchText, readoutText, ruleText } from "../src/features/readout.js";
+import { cellLabel, exactnessText, loadingText, patchText, readoutText, ruleText, wrapWords } from "../src/features/readout.js";
 
 const exact = { dims: 768, full_dims: 768, cosine_error: 0.000977, foreground_rule: "foreground: PC1 > 0", border_foreground: 0.125, k: 3 };
 
@@ -25,4 +25,10 @@ test("the rule line states the foreground rule and what the panel shows", () => 
   assert.match(ruleText(exact, "clusters"), /k = 3/);
   assert.match(ruleText(exact, "pca"), /red, green, blue · foreground: PC1 > 0$/);
   assert.equal(loadingText({ layer: 3, facet: "keys", k: 4 }), "computing block 3 (keys, k = 4) in the kernel…");
+});
+
+test("long lines are cut at spaces for the PNG's text column", () => {
+  assert.deepEqual(wrapWords("foreground: first principal component > 0", 16), ["foreground:", "first principal", "component > 0"]);
+  assert.deepEqual(wrapWords("a verylongwordindeed b", 5), ["a", "verylongwordindeed", "b"]);
+  assert.deepEqual(wrapWords("", 10), []);
 });

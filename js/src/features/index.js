@@ -13,13 +13,13 @@ import { createLru } from "../explorer/state.js";
 import { canvasPoint } from "../explorer/pointer.js";
 import { createImageDecoder } from "../explorer/image.js";
 import { composeExport } from "../explorer/export.js";
-import { themeOf } from "../chart.js";
+import { LIGHT, themeOf } from "../chart.js";
 import { bindStudyExport, showStatus, sizeCanvas, watchTheme } from "../study.js";
 import { buildView, buildCells, bindControls, renderChoices, syncControls } from "./view.js";
 import { drawBases, layoutsOf, paintMaps, paintPanels, shownPatch } from "./paint.js";
 import { LAYER_ENTRIES, MATCH_ENTRIES, decodeLayer, layerJob, layerKey, layerSelection, matchJob } from "./data.js";
 import { PCK_SIZE, drawPck, layerAt, pckFrame } from "./pck.js";
-import { cellLabel, loadingText, readoutText, ruleText } from "./readout.js";
+import { cellLabel, loadingText, readoutText, ruleText, wrapWords } from "./readout.js";
 
 const status = (app, state) => showStatus(app.view, { lost: app.rpc.disconnected, ...state });
 
@@ -51,14 +51,19 @@ function repaint(app) {
   updateText(app);
 }
 
-function drawPckPlot(app) {
-  const values = app.model.get("pck") || [];
-  app.view.pckPanel.style.display = values.length ? "" : "none";
-  if (!values.length) return;
-  sizeCanvas(app.view.pckCanvas, PCK_SIZE.width, PCK_SIZE.height);
-  const ctx = app.view.pckCanvas.getContext("2d");
+/** Draw the PCK plot of the model's `pck` on canvas in a chart.js theme. */
+function renderPck(canvas, model, theme) {
+  sizeCanvas(canvas, PCK_SIZE.width, PCK_SIZE.height);
+  const ctx = canvas.getContext("2d");
   ctx.clearRect(0, 0, PCK_SIZE.width, PCK_SIZE.height);
-  drawPck(ctx, values, { frame: pckFrame(PCK_SIZE), layer: app.model.get("layer"), theme: themeOf(app.view.root), alpha: app.model.get("pck_alpha") ?? 0.1 });
+  drawPck(ctx, model.get("pck"), { frame: pckFrame(PCK_SIZE), layer: model.get("layer"), theme, alpha: model.get("pck_alpha") ?? 0.1 });
+  return canvas;
+}
+
+function drawPckPlot(app) {
+  const shown = (app.model.get("pck") || []).length > 0;
+  app.view.pckPanel.style.display = shown ? "" : "none";
+  if (shown) renderPck(app.view.pckCanvas, app.model, themeOf(app.view.root));
 }
 
 /** Ask for the current layer's data unless it is here; show it when it is. */
@@ -152,7 +157,10 @@ function buildImages(app) {
 function exportCanvas(app, scale) {
   const { model, view } = app;
   const title = `${model.get("model_name")} · block ${model.get("layer")} / ${model.get("num_layers") - 1} · ${model.get("facet")}`;
-  const focus = [{ text: view.rule.textContent }, { text: view.readout.textContent }, model.get("pck")?.length ? { canvas: view.pckCanvas } : null].filter(Boolean);
+  const chars = model.get("pck")?.length ? 44 : 30; // the text column is as wide as the PCK plot (300 px), else 200 px
+  const lines = [view.rule.textContent, view.readout.textContent].flatMap((t) => wrapWords(t, chars)).map((text) => ({ text }));
+  // the PNG is light whatever the page's theme (chart.js LIGHT: dark ink on white)
+  const focus = [...lines, model.get("pck")?.length ? { canvas: renderPck(document.createElement("canvas"), model, LIGHT) } : null].filter(Boolean);
   const cells = [...app.cells.map((c) => ({ canvas: c.canvas, label: c.label.textContent, focused: c.cell.dataset.selected === "true" })),
     ...app.cells.map((c, j) => ({ canvas: c.panel, label: `image ${j} · ${model.get("panel")}` }))];
   return composeExport(document, { title, focus, heads: { columns: app.cells.length, cells } }, { scale });

@@ -49,3 +49,15 @@ export function ruleText(data, panel) {
 export function loadingText({ layer, facet, k }) {
   return `computing block ${layer} (${facet}, k = ${k}) in the kernel…`;
 }
+
+/** text cut into lines of at most maxChars at spaces (a longer word gets a line of its own). */
+export function wrapWords(text, maxChars) {
+  const lines = [];
+  let line = "";
+  for (const word of String(text).split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > maxChars) { lines.push(line); line = word; }
+    else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
