@@ -126,3 +126,13 @@ test("a click shows the clicked patch's matches even where the last hover was el
   await until(() => root.dataset.matches === "1:2", "the clicked patch's matches");
   assert.equal(root.dataset.hoverImage, "1");
 });
+
+test("a widget that outlived its kernel says so in the status line", async () => {
+  const { model, root } = setup();
+  await until(() => root.dataset.ready === "true", "the layer's data");
+  model.emit("comm_live_update");
+  const status = root.querySelector(".vw-status");
+  assert.equal(status.dataset.kind, "error");
+  assert.match(status.textContent, /the kernel restarted: re-run this cell/);
+  assert.equal(root.dataset.disconnected, "true");
+});
