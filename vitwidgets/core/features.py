@@ -209,8 +209,9 @@ class Matches:
 class SessionFeatures:
     """The patch features of a :class:`Session`'s images per layer and facet, and the answers
     the FeatureExplorer asks for. Everything is computed on the model's device and kept in the
-    session's cache (:meth:`Session.cache_info` lists the entries: ``tokens``, ``feature_view``,
-    ``pck``).
+    session's cache (:meth:`Session.cache_info` lists the entries: ``tokens`` per image and
+    block, ``feature_view`` per block, facet and ``k``; keys and queries are the session's
+    ``qk`` entries).
 
     Args:
         session: a lazy session (:meth:`Session.from_model`), or one made from a trace that
