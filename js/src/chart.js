@@ -233,19 +233,29 @@ export function drawColourBar(ctx, frame, colormap, lo, hi, theme = LIGHT, forma
   text(ctx, format(lo), frame.x + frame.w + 4, frame.y + frame.h, { baseline: "bottom", colour: theme.muted, size: 10 });
 }
 
+/** Height of the title line of an exported chart, CSS px. */
+export const TITLE_HEIGHT = 24;
+
 /**
- * A new canvas of doc, width x height CSS px at `scale` px each, cleared to theme.background,
- * with draw(ctx, theme) run in CSS px: the PNG export of a view (LIGHT: white for slides).
+ * A new canvas of doc, width x height CSS px (plus a TITLE_HEIGHT line above when `title` is
+ * given, and wider when the title needs it) at `scale` px each, cleared to theme.background, with draw(ctx, theme) run in CSS px
+ * below the title: the PNG export of a view (LIGHT: white for slides).
  */
-export function composeChart(doc, width, height, draw, { scale = 2, theme = LIGHT } = {}) {
+export function composeChart(doc, width, height, draw, { scale = 2, theme = LIGHT, title = "" } = {}) {
   if (!Number.isInteger(scale) || scale < 1 || scale > 8) throw new Error(`scale must be a whole number 1..8, got ${scale}`);
+  const top = title ? TITLE_HEIGHT : 0;
   const out = doc.createElement("canvas");
+  const measure = out.getContext("2d");
+  measure.font = `600 13px ${FONT_FAMILY}`;
+  width = Math.max(width, title ? Math.ceil(measure.measureText(title).width) + 16 : 0); // the title is never cut
   out.width = Math.round(width * scale);
-  out.height = Math.round(height * scale);
+  out.height = Math.round((height + top) * scale);
   const ctx = out.getContext("2d");
   ctx.fillStyle = theme.background;
   ctx.fillRect(0, 0, out.width, out.height);
   ctx.scale(scale, scale);
+  if (title) text(ctx, title, 8, top / 2, { baseline: "middle", colour: theme.ink, size: 13, bold: true });
+  ctx.translate(0, top);
   draw(ctx, theme);
   return out;
 }

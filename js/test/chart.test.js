@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { installDom, pixel } from "./helpers.js";
 import {
   LIGHT, DARK, parseColour, themeOf, linearScale, extent, tickStep, niceTicks, formatTick, integerTicks, nearestIndex,
-  cellAt, cellRect, valueColour, drawHeatmap, drawMarker, drawLine, drawAxes, drawColourBar, composeChart,
+  cellAt, cellRect, valueColour, drawHeatmap, drawMarker, drawLine, drawAxes, drawColourBar, composeChart, TITLE_HEIGHT,
 } from "../src/chart.js";
 import { colormapLut } from "../src/colormaps.js";
 
@@ -121,4 +121,9 @@ test("composeChart: width x height at the scale, on the theme's background, draw
   assert.deepEqual(pixel(out, 1, 1), [255, 255, 255, 255]);
   assert.deepEqual(pixel(out, 25, 25), [255, 0, 0, 255]);
   assert.throws(() => composeChart(document, 10, 10, () => {}, { scale: 0 }), /whole number 1\.\.8/);
+  const titled = composeChart(document, 30, 20, (ctx) => { ctx.fillStyle = "#ff0000"; ctx.fillRect(10, 10, 5, 5); }, { scale: 1, title: "CKA" });
+  assert.equal(titled.height, 20 + TITLE_HEIGHT, "a title line on top");
+  assert.deepEqual(pixel(titled, 12, 12 + TITLE_HEIGHT), [255, 0, 0, 255], "the chart below it");
+  const long = composeChart(document, 30, 20, () => {}, { scale: 1, title: "a title much wider than thirty pixels" });
+  assert.ok(long.width > 100, "the canvas widens to show the whole title");
 });

@@ -66,7 +66,7 @@ function render({ model, el }) {
     png: (scale) => {
       const s = stateOf(model);
       const L = panelLayout(s.panels.length);
-      return composeChart(document, L.width, L.height, (ctx, theme) => paintProfiles(ctx, L, s, theme), { scale });
+      return composeChart(document, L.width, L.height, (ctx, theme) => paintProfiles(ctx, L, s, theme), { scale, title: view.title.textContent });
     },
   });
   const stopTheme = watchTheme(document, paint);

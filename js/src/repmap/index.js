@@ -74,7 +74,8 @@ function render({ model, el }) {
     png: (scale) => {
       const s = stateOf(model, null);
       const L = mapLayout(s.rows, s.cols);
-      return composeChart(document, L.width, L.height, (ctx, theme) => paintMap(ctx, L, s, theme), { scale });
+      const title = `${view.title.textContent} · minibatch CKA over ${model.get("num_images")} images (${model.get("mode")})`;
+      return composeChart(document, L.width, L.height, (ctx, theme) => paintMap(ctx, L, s, theme), { scale, title });
     },
   });
   const stopTheme = watchTheme(document, paint);
