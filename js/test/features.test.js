@@ -120,11 +120,15 @@ test("a click shows the clicked patch's matches even where the last hover was el
   const { model, root } = setup();
   await until(() => root.dataset.ready === "true", "the layer's data");
   const cell = Number(mapOf(root, 0).width) / 2;
+  mapOf(root, 0).dispatchEvent(new window.MouseEvent("click", { clientX: cell * 1.5, clientY: cell * 0.5, bubbles: true }));
+  await until(() => root.dataset.matches === "0:1", "the first click's matches");
   move(mapOf(root, 0), cell * 0.5, cell * 0.5);
   mapOf(root, 1).dispatchEvent(new window.MouseEvent("click", { clientX: cell * 0.5, clientY: cell * 1.5, bubbles: true }));
   assert.deepEqual([model.get("image_index"), model.get("query")], [1, 3]);
   await until(() => root.dataset.matches === "1:2", "the clicked patch's matches");
   assert.equal(root.dataset.hoverImage, "1");
+  // one request for the click (image and query change together), not one per trait
+  assert.deepEqual(model.requests.filter((m) => m.method === "matches").map((m) => [m.params.image, m.params.patch]), [[0, 1], [1, 2]]);
 });
 
 test("a widget that outlived its kernel says so in the status line", async () => {

@@ -93,6 +93,14 @@ function ensureMatches(app) {
   repaint(app);
 }
 
+/** ensureMatches once the current task is done: a click sets image_index and query one after
+ * the other, and only the pair asks the kernel. */
+function scheduleMatches(app) {
+  if (app.matchesQueued) return;
+  app.matchesQueued = true;
+  queueMicrotask(() => { app.matchesQueued = false; ensureMatches(app); });
+}
+
 function createFetchers(app) {
   const { rpc } = app;
   const fail = (err) => status(app, { error: err.message });
@@ -183,7 +191,7 @@ function render({ model, el }) {
   const sync = () => { syncControls(view, model); drawPckPlot(app); };
   const off = listen(model, [
     ["change:layer change:facet change:k change:_data_version", () => { sync(); app.loader.reset(); ensureLayer(app); ensureMatches(app); }],
-    ["change:query change:image_index", () => ensureMatches(app)],
+    ["change:query change:image_index", () => scheduleMatches(app)],
     ["change:panel", () => { sync(); paintPanels(app); updateText(app); }],
     ["change:colormap", () => { sync(); repaint(app); }],
     ["change:pck change:pck_alpha", sync],
