@@ -34,7 +34,9 @@ vw.link(dp, ex_a)
 dp
 """
 SAVE = """
-print("SAVED", await rm.save_png("cka.png", timeout=60), await dp.save_png("depth.png", scale=1, timeout=60))
+cka = await rm.save_png("cka.png", timeout=60)
+depth = await dp.save_png("depth.png", scale=1, timeout=60)
+print("SAVED", cka, depth)
 """
 ROW, COL = 3, 5
 
