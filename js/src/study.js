@@ -23,14 +23,15 @@ const CSS = `
  * @returns {{root, title, exportButton, status, canvas, readout}}
  */
 export function buildStudyView(el, className, canvasClass) {
-  ensureStyle("vw-study-style", CSS);
+  el.replaceChildren();
+  ensureStyle("vw-study-style", CSS, el);
   const title = h("span", { className: "vw-study-title" });
   const exportButton = h("button", { className: "vw-export", title: "Download this view as a PNG (white background)" }, "PNG");
   const status = h("div", { className: "vw-status" });
   const canvas = h("canvas", { className: canvasClass });
   const readout = h("div", { className: "vw-readout" });
   const root = h("div", { className: `vw-study ${className}` }, h("div", { className: "vw-study-bar" }, title, exportButton), status, canvas, readout);
-  el.replaceChildren(root);
+  el.appendChild(root);
   return { root, title, exportButton, status, canvas, readout };
 }
 

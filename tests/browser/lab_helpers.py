@@ -210,6 +210,56 @@ class LabServer:
                 pass
 
 
+class MarimoServer:
+    """``marimo run`` of one app file (read-only app mode, as a reader of a published marimo
+    notebook sees it) on 127.0.0.1, with the environment of the JupyterLab servers (offline,
+    vitwidgets from the checkout, one torch thread)."""
+
+    def __init__(self, app: Path, log_path: Path | None = None) -> None:
+        self.app = Path(app)
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.proc: subprocess.Popen | None = None
+        self.log_path = log_path or (ARTIFACTS / "marimo-server.log")
+        self._log = None
+
+    def start(self, timeout: float = 60.0) -> None:
+        env = LabServer(self.app.parent).env()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        cmd = [sys.executable, "-m", "marimo", "run", str(self.app), "--headless",
+               "--host", "127.0.0.1", "--port", str(self.port), "--no-token", "--no-sandbox",
+               "--no-check"]
+        self.proc = subprocess.Popen(cmd, env=env, cwd=self.app.parent, stdout=self._log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"marimo exited with {self.proc.returncode}:\n"
+                                   + self.log_path.read_text()[-3000:])
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"marimo did not answer within {timeout} s; see {self.log_path}")
+
+    def stop(self) -> None:
+        LabServer.stop(self)  # the same terminate-then-kill and log closing
+
+
+def write_marimo_app(path: Path, source: str) -> Path:
+    """Write a marimo app of one cell running ``source``; the cell's last line is its output
+    (marimo shows a cell's last expression; wrap anywidgets in ``mo.ui.anywidget``)."""
+    lines = ["import marimo", "", "app = marimo.App()", "", "", "@app.cell", "def _():"]
+    lines += ["    " + ln if ln else "" for ln in source.strip("\n").splitlines()]
+    lines += ["    return", "", "", 'if __name__ == "__main__":', "    app.run()", ""]
+    path.write_text("\n".join(lines))
+    return path
+
+
 def write_notebook(path: Path, cells: list[str]) -> Path:
     """Write a notebook of code cells (nbformat 4, python3 kernel) to ``path``."""
     nb = {

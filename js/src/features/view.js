@@ -35,7 +35,7 @@ const CSS = `
  *   exportButton, rule, readout, images, pckCanvas, status
  */
 export function buildView(el) {
-  ensureStyle("vitwidgets-features-style", CSS);
+  ensureStyle("vitwidgets-features-style", CSS, el);
   const v = {
     root: h("div", { className: "vw-features", tabIndex: 0 }),
     layerSlider: h("input", { type: "range", className: "vw-layer-slider", min: 0, step: 1 }),
