@@ -196,8 +196,7 @@ def test_engine_ray_without_ray_installed_says_which_extra_to_install(monkeypatc
 
 
 def test_an_unreachable_cluster_is_a_clear_error_within_seconds(monkeypatch):
-    engine = RayEngine(address="127.0.0.1:9")  # nothing listens on the discard port
-    engine.connect_timeout_s = 2.0
+    engine = RayEngine(address="127.0.0.1:9", connect_timeout_s=2.0)  # the discard port
     monkeypatch.setattr(engine.ray, "is_initialized", lambda: False)
     with pytest.raises(EngineUnavailableError, match=r"cannot reach the Ray cluster at 127"):
         engine.connect()

@@ -183,6 +183,7 @@ def batch_from_columns(columns: dict[str, Any], preprocessed: bool = False) -> B
             f"{sorted(columns)}"
         )
     labels, masks = _first(columns, _LABEL_KEYS), _first(columns, _MASK_KEYS)
+    labels = None if labels is None else np.array(labels)  # Ray's arrays are read-only
     if masks is not None:
         masks = torch.as_tensor(np.stack(list(masks)) if masks.dtype == object else masks)
     return Batch(_column_images(images, preprocessed), _as_labels(labels), masks)

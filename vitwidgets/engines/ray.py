@@ -17,10 +17,11 @@ The data, as for the single-process path:
   column, optional ``"label"`` and ``"masks"`` columns): read in its row order, cut into
   blocks of ``batch_size`` consecutive rows (``repartition(target_num_rows_per_block=...,
   strict=True)``) that the workers read and decode themselves;
-- a map-style torch ``Dataset`` or an ``[N, 3, H, W]`` tensor: shipped to each worker once;
-  the workers load batch ``k`` (samples ``k*batch_size ..``) themselves;
-- any other iterable of batches (a DataLoader, a list): iterated here, each batch shipped
-  through Ray's object store.
+- a map-style torch ``Dataset``: shipped to each worker once (keep it light: paths, not
+  pixels); the workers load batch ``k`` (samples ``k*batch_size ..``) themselves;
+- an ``[N, 3, H, W]`` tensor or any other iterable of batches (a DataLoader, a list): cut or
+  iterated here, each batch shipped through Ray's object store (a worker holds one at a
+  time).
 
     import ray
     ray.init(address="auto")                  # an existing cluster (or nothing: a local Ray)
@@ -36,6 +37,7 @@ import math
 import os
 import resource
 import socket
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -99,6 +101,20 @@ def _check_reachable(address: str | None, timeout_s: float) -> None:
         raise ConnectionError(f"no answer from {host}:{port} ({e})") from None
 
 
+def _memory() -> tuple[int, int]:
+    """This process's ``(peak resident, private now)`` bytes: ``getrusage``'s peak (KiB on
+    Linux; it counts the pages of Ray's shared object store that the process touched) and
+    psutil's USS (the memory only this process holds; -1 without psutil)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    try:
+        import psutil
+
+        private = int(psutil.Process().memory_full_info().uss)
+    except (ImportError, OSError, AttributeError):
+        private = -1
+    return peak, private
+
+
 @dataclass
 class _ModelSpec:
     """A :class:`ViTModel` as a worker rebuilds it: the timm module's pickle (weights
@@ -123,8 +139,9 @@ class _ModelSpec:
 
 class _Worker:
     """A Ray actor of the pool: loads the model(s) once, then turns each batch into
-    ``{vw_batch, state, rows, pid, peak_rss}`` (the state: the accumulators of that one batch,
-    serialised)."""
+    ``{vw_batch, state, rows, pid, memory, began, ended}`` (the state: the accumulators of that
+    one batch, serialised; ``memory``: :func:`_memory` once the model was loaded and after
+    this batch; the wall-clock times of the batch)."""
 
     def __init__(self, model, model_b, template, source, batch_size, preprocessed, kw, threads):
         torch.set_num_threads(threads)
@@ -134,6 +151,7 @@ class _Worker:
         self.model_b = None if model_b is None else model_b.load(device)
         self.template, self.source, self.batch_size = template, source, batch_size
         self.preprocessed, self.kw = preprocessed, kw
+        self.loaded = _memory()
 
     def _batch(self, columns: dict) -> tuple[int, Any]:
         if _BATCH not in columns:  # rows of the user's Ray Dataset
@@ -141,11 +159,10 @@ class _Worker:
         k = int(columns[_BATCH][0])
         if _PAYLOAD in columns:
             return k, _loads(columns[_PAYLOAD][0])
-        if isinstance(self.source, torch.Tensor):
-            return k, next(iter_batches(self.source[k * self.batch_size :], self.batch_size))
         return k, dataset_batch(self.source, k, self.batch_size)
 
     def __call__(self, columns: dict) -> dict:
+        began = time.time()
         k, batch = self._batch(columns)
         parts = _loads(self.template)
         trace = trace_batch(self.model, batch, self.preprocessed, self.kw)
@@ -153,10 +170,11 @@ class _Worker:
         if self.model_b is not None:
             other = trace_batch(self.model_b, batch, self.preprocessed, self.kw)
         update_all(parts, trace, batch, other)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+        del trace, other
         return {_BATCH: np.array([k]), "state": np.array([_dumps(parts)], dtype=object),
-                "rows": np.array([trace.batch_size]), "pid": np.array([os.getpid()]),
-                "peak_rss": np.array([peak])}
+                "rows": np.array([len(batch.images)]), "pid": np.array([os.getpid()]),
+                "memory": np.array([[*self.loaded, *_memory()]]),
+                "began": np.array([began]), "ended": np.array([time.time()])}
 
 
 @dataclass
@@ -179,13 +197,9 @@ def _plan(ray: Any, data: Any, batch_size: int) -> _Plan:
             target_num_rows_per_block=batch_size, strict=True
         )
         return _Plan(work, batch_size, None)
-    source, n = None, None
-    if isinstance(data, torch.Tensor) and data.ndim == 4:
-        source, n = data.detach().cpu(), math.ceil(data.shape[0] / batch_size)
-    elif isinstance(data, torch.utils.data.Dataset) and hasattr(data, "__len__"):
-        source, n = data, math.ceil(len(data) / batch_size)
-    if source is not None:
-        return _Plan(_items(ray, [{_BATCH: k} for k in range(n)]), 1, n, source)
+    if isinstance(data, torch.utils.data.Dataset) and hasattr(data, "__len__"):
+        n = math.ceil(len(data) / batch_size)
+        return _Plan(_items(ray, [{_BATCH: k} for k in range(n)]), 1, n, data)
     items = [{_BATCH: k, _PAYLOAD: _dumps(b)} for k, b in enumerate(iter_batches(data, batch_size))]
     if not items:
         raise ValueError("no batch streamed")
@@ -201,12 +215,33 @@ def _items(ray: Any, items: list[dict]) -> Any:
 @dataclass
 class RunInfo:
     """What the last run of a :class:`RayEngine` did: ``batches`` merged, ``rows`` (images)
-    traced, the workers' process ids and each worker's peak resident memory in bytes
-    (``peak_rss``, ``{pid: bytes}``, from ``getrusage``)."""
+    traced, ``arrivals`` (seconds from the start of the run at which each batch's state came
+    back), ``busy`` (wall-clock ``(first batch began, last batch ended)`` over the workers:
+    the span they computed, their start-up excluded), the largest per-batch state in bytes
+    (``state_bytes``) and ``memory``: per worker process id, in bytes, its peak resident memory
+    (``getrusage``) and private memory (psutil's USS) once the model was loaded
+    (``loaded_peak``, ``loaded_private``), after its first batch (``first_peak``,
+    ``first_private``) and after its last (``last_peak``, ``last_private``)."""
 
     batches: int = 0
     rows: int = 0
-    peak_rss: dict[int, int] = field(default_factory=dict)
+    arrivals: list[float] = field(default_factory=list)
+    busy: tuple[float, float] = (math.inf, -math.inf)
+    state_bytes: int = 0
+    memory: dict[int, dict[str, int]] = field(default_factory=dict)
+
+    def record(self, row: dict, seconds: float) -> None:
+        """Count one batch's output row (arrived ``seconds`` into the run)."""
+        self.rows += int(row["rows"])
+        self.arrivals.append(seconds)
+        self.busy = (min(self.busy[0], float(row["began"])), max(self.busy[1], float(row["ended"])))
+        self.state_bytes = max(self.state_bytes, len(row["state"]))
+        pid = int(row["pid"])
+        loaded_peak, loaded_private, peak, private = (int(v) for v in row["memory"])
+        mem = self.memory.setdefault(pid, {"loaded_peak": loaded_peak, "first_peak": peak,
+                                           "loaded_private": loaded_private,
+                                           "first_private": private})
+        mem.update(last_peak=peak, last_private=private)
 
 
 class _OrderedMerge:
@@ -218,6 +253,7 @@ class _OrderedMerge:
         self.pending: dict[int, bytes] = {}
         self.seen: set[int] = set()
         self.next = 0
+        self.start = time.perf_counter()
 
     def add(self, row: dict) -> None:
         k = int(row[_BATCH])
@@ -226,9 +262,7 @@ class _OrderedMerge:
             return
         self.seen.add(k)
         self.pending[k] = row["state"]
-        self.info.rows += int(row["rows"])
-        pid = int(row["pid"])
-        self.info.peak_rss[pid] = max(self.info.peak_rss.get(pid, 0), int(row["peak_rss"]))
+        self.info.record(row, time.perf_counter() - self.start)
         while self.next in self.pending:
             parts = _loads(self.pending.pop(self.next))
             for name, acc in self.accumulators.items():
@@ -256,6 +290,7 @@ class RayEngine:
             local Ray on this machine; ``"auto"`` or ``"ray://host:10001"``: a cluster).
         max_retries: restarts of a dead worker and retries of its batch before the run fails
             with the missing batches.
+        connect_timeout_s: how long a ``host:port`` address may take to answer.
         init_kwargs: more keywords for ``ray.init``.
 
     ``last_run`` (:class:`RunInfo`) tells what the last run did (batches, images, the workers'
@@ -271,6 +306,7 @@ class RayEngine:
         threads: int | None = None,
         address: str | None = None,
         max_retries: int = 3,
+        connect_timeout_s: float = 10.0,
         init_kwargs: dict | None = None,
     ) -> None:
         if num_workers is not None and num_workers < 1:
@@ -282,7 +318,7 @@ class RayEngine:
         self.threads = threads if threads is not None else max(1, int(num_cpus))
         self.address, self.max_retries = address, max_retries
         self.init_kwargs = dict(init_kwargs or {})
-        self.connect_timeout_s = 10.0
+        self.connect_timeout_s = connect_timeout_s
         self.last_run = RunInfo()
 
     def connect(self) -> None:

@@ -329,9 +329,11 @@ class FeatureAccumulator:
         self.labels: list[torch.Tensor] = []
 
     def update(self, trace: Trace, batch) -> None:
-        self.feats.append(layer_features(trace, self.mode).float().cpu())
+        # compact copies: a view would keep the batch's whole token tensor alive
+        feats = layer_features(trace, self.mode).float().cpu()
+        self.feats.append(feats.clone(memory_format=torch.contiguous_format))
         if batch.labels is not None:
-            self.labels.append(batch.labels.cpu())
+            self.labels.append(batch.labels.cpu().clone())
 
     def merge(self, other: FeatureAccumulator) -> FeatureAccumulator:
         """Append ``other``'s images after this accumulator's (in place; returns it)."""
