@@ -180,6 +180,20 @@ def test_matches_are_the_cores_correspondence_in_every_image(feats):
     torch.testing.assert_close(m.similarity[1], torch.tensor(1.0), atol=1e-6, rtol=0)
 
 
+def test_matches_run_on_one_cpu_thread_and_restore_the_thread_count(feats, monkeypatch):
+    seen = []
+    real = metrics.correspondence
+    monkeypatch.setattr(metrics, "correspondence",
+                        lambda *a, **k: seen.append(torch.get_num_threads()) or real(*a, **k))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        feats.matches(0, 3, 1)
+        assert seen == [1, 1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_pck_is_one_for_an_image_and_its_copy_and_zero_for_far_targets(model):
     img = _images(1)[0]
     sf = SessionFeatures(Session.from_model(model, [img, img.copy()]))
