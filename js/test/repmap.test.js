@@ -91,3 +91,13 @@ test("the similarity curve's points sit at the column centres of the block outpu
   assert.equal(typeof paintMap, "function");
   assert.equal(SELECT_COLOUR, "#f0a020");
 });
+
+test("after a kernel restart the map says so for good", async () => {
+  const { model, root, el, cleanup } = mount();
+  model.emit("comm_live_update");
+  assert.equal(root.dataset.disconnected, "true");
+  assert.match(el.querySelector(".vw-status").textContent, /the kernel restarted: re-run this cell/);
+  model.set("status", "computing CKA: 2 of 4 batches…");
+  assert.match(root.dataset.error, /the kernel restarted/, "a late trait change does not hide it");
+  cleanup();
+});
