@@ -33,6 +33,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "LayerMetrics": ("vitwidgets.widgets", "LayerMetrics"),
     "HeadAnnotator": ("vitwidgets.widgets", "HeadAnnotator"),
     "link": ("vitwidgets.widgets", "link"),
+    "compare": ("vitwidgets.widgets", "compare"),
+    "link_models": ("vitwidgets.widgets", "link_models"),
     "RepresentationMap": ("vitwidgets.widgets", "RepresentationMap"),
     "DepthProfile": ("vitwidgets.widgets", "DepthProfile"),
     "FeatureExplorer": ("vitwidgets.widgets", "FeatureExplorer"),

@@ -35,6 +35,8 @@ __all__ = [
     "stream_indices",
     "check_head",
     "check_image",
+    "block_at_relative_depth",
+    "token_across_grids",
 ]
 
 #: name of the residual-stream entry before the first block
@@ -158,3 +160,35 @@ def check_image(image_index: int, num_images: int, *, owner: str = "the batch") 
             f"(0..{num_images - 1})"
         )
     return int(image_index)
+
+
+def block_at_relative_depth(layer: int, num_layers: int, other_num_layers: int) -> int:
+    """The block of a model with ``other_num_layers`` blocks at the relative depth of block
+    ``layer`` of a model with ``num_layers``: depth counts blocks done, ``(layer + 1) / L``,
+    so block 5 of 12 (the 6th, half way) meets block 11 of 24 (the 12th) as in the
+    layer-by-layer comparisons of Raghu et al. 2021 and Walmer et al. 2023. Ties round up."""
+    layer = block_index(layer, num_layers, negative=False)
+    done = (layer + 1) * other_num_layers / num_layers
+    return min(max(int(np.floor(done + 0.5)) - 1, 0), other_num_layers - 1)
+
+
+def token_across_grids(
+    token: int, grid: tuple[int, int], num_prefix: int,
+    other_grid: tuple[int, int], other_num_prefix: int,
+) -> int:
+    """The token of another model's input at the place of ``token`` (prefix tokens first, then
+    patches row-major) of this one, for the same image: a patch maps to the other grid's patch
+    under its centre (both grids cover the whole model input), prefix token ``k`` to the
+    other's prefix token ``k`` (``-1`` when it has fewer), and ``-1`` (no token) to ``-1``."""
+    gh, gw = grid
+    if token == -1:
+        return -1
+    if not 0 <= token < num_prefix + gh * gw:
+        raise UserValueError(f"token {token} out of range 0..{num_prefix + gh * gw - 1} (or -1)")
+    if token < num_prefix:
+        return token if token < other_num_prefix else -1
+    row, col = divmod(token - num_prefix, gw)
+    oh, ow = other_grid
+    other_row = min(int((row + 0.5) * oh / gh), oh - 1)
+    other_col = min(int((col + 0.5) * ow / gw), ow - 1)
+    return other_num_prefix + other_row * ow + other_col

@@ -1,8 +1,10 @@
 """Jupyter widgets: AttentionExplorer (anywidget canvas), LayerMetrics (bokeh), HeadAnnotator,
 the study views RepresentationMap, DepthProfile and FeatureExplorer (canvas), ``link`` which
-keeps their selections in step, and ``explore`` which lays them out linked."""
+keeps their selections in step, ``explore`` which lays them out linked, and ``compare`` which
+puts several models side by side (``link_models``: same image, place and relative depth)."""
 
 from .annotator import HeadAnnotator
+from .compare import Comparison, compare, link_models
 from .dashboard import Dashboard, explore
 from .depth_profile import DepthProfile
 from .explorer import AttentionExplorer
@@ -11,5 +13,6 @@ from .layer_metrics import LayerMetrics
 from .link import link
 from .representation_map import RepresentationMap
 
-__all__ = ["AttentionExplorer", "Dashboard", "DepthProfile", "FeatureExplorer", "HeadAnnotator",
-           "LayerMetrics", "RepresentationMap", "explore", "link"]
+__all__ = ["AttentionExplorer", "Comparison", "Dashboard", "DepthProfile", "FeatureExplorer",
+           "HeadAnnotator", "LayerMetrics", "RepresentationMap", "compare", "explore", "link",
+           "link_models"]
