@@ -15,7 +15,8 @@ Model: ViT-B/16 at 224 px with random weights (``torch.manual_seed(0)``), block 
   kernel's ``matches`` reply is drawn: best match per image and mutual flags, computed by
   ``vw.metrics.correspondence`` in the kernel), seen by a MutationObserver; plus the next
   frame. Side by side: the hover path (browser only) and the click path (one kernel round trip
-  through the stock websocket).
+  through the stock websocket). In the kernel, the matches' own compute is timed as the
+  widget runs it (one CPU thread) and as plain ``correspondence`` calls on torch's threads.
 * the layer's payload: bytes of the ``layer_data`` reply (features float16 + PCA colours,
   foreground scores and cluster labels).
 
@@ -54,6 +55,25 @@ reply, buffers = fx.layer_data(11, "tokens", 3)
 print("PAYLOAD " + json.dumps({"json": len(json.dumps(reply)), "buffers": sum(map(len, buffers)),
       "dims": reply["dims"], "cosine_error": reply["cosine_error"],
       "first_layer_s": time.perf_counter() - t}))
+# the kernel's part of a click, side by side: correspondence per image on one torch thread per
+# core (a kernel's default; this server's kernels start with OMP_NUM_THREADS=1), and as the
+# widget runs it (SessionFeatures.matches: one CPU thread)
+import os
+from vitwidgets.core import metrics
+def ms(fn, n=40):
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter(); fn(); out.append(1e3 * (time.perf_counter() - t0))
+    return sorted(out)
+f = fx.features.features(11)
+pt = torch.tensor([fx.features.patch_centre(100)])
+kernel_threads = torch.get_num_threads()
+torch.set_num_threads(os.cpu_count())
+threads = ms(lambda: [metrics.correspondence(f[3], f[j], pt, grid=(14, 14), patch_size=16)
+                      for j in range(8)])
+one = ms(lambda: fx.features.matches(3, 100, 11))
+torch.set_num_threads(kernel_threads)
+print("KERNEL " + json.dumps({"threads": os.cpu_count(), "default": threads, "one_thread": one}))
 """
 SHOW = "fx"
 
@@ -109,6 +129,7 @@ def run(page, lab: Lab, hovers: int, clicks: int) -> dict:
     lab.open_notebook("features.ipynb", timeout_ms=180_000)
     lab.run_all(900_000)
     payload = json.loads(re.search(r"PAYLOAD (\{.*\})", lab.output_text(0)).group(1))
+    kernel = json.loads(re.search(r"KERNEL (\{.*\})", lab.output_text(0)).group(1))
     page.wait_for_function(
         "() => document.querySelector('.vw-features')?.dataset.ready === 'true'",
         timeout=600_000)
@@ -125,7 +146,7 @@ def run(page, lab: Lab, hovers: int, clicks: int) -> dict:
         if r.get("error"):
             raise RuntimeError(f"click failed: {r}")
         out.append(r)
-    return {"payload": payload, "hover": hover, "clicks": out}
+    return {"payload": payload, "kernel": kernel, "hover": hover, "clicks": out}
 
 
 def main() -> int:
@@ -168,6 +189,12 @@ def main() -> int:
     print(f"  widget's own paint      {summary(hover['paint'])}")
     print(f"click -> matches drawn    {summary(click_done)}")
     print(f"click -> next frame       {summary(click_frame)}")
+    k = results["kernel"]
+    print(f"kernel part of a click (matches in 8 images), {len(k['one_thread'])} runs: "
+          f"{k['threads']} torch threads p50 {pct(k['default'], 0.5):.1f} ms p95 "
+          f"{pct(k['default'], 0.95):.1f} ms | one thread (the widget's) p50 "
+          f"{pct(k['one_thread'], 0.5):.1f} ms p95 {pct(k['one_thread'], 0.95):.1f} ms: "
+          f"{pct(k['default'], 0.5) / pct(k['one_thread'], 0.5):.1f}x")
     ratio = pct(click_done, 0.95) / pct(hover["done"], 0.95)
     print(f"side by side: p95 click (kernel round trip) / p95 hover (browser only) = {ratio:.0f}x")
     print(f"goals: hover p95 {pct(hover['done'], 0.95):.2f} ms <= 16 ms: "
