@@ -15,12 +15,14 @@ process, three runs of ``vw.metrics.dataset_<analysis>`` on the same images:
 - with ``--gpus N`` on a GPU machine: 1 worker per GPU, 1 vs N GPUs.
 
 Per run: ``wall s`` (the whole call; for Ray: starting the workers, loading the model in each,
-tracing, returning and merging the states), ``steady img/s`` (for Ray: the images over the
-wall-clock span from the first batch a worker began to the last one it ended, i.e. the rate
-once the workers are up; locally: images / wall), and the ratios. Memory per worker (from
-``getrusage``): resident once the model is loaded, after its first batch and after its last;
-if the last equals the first, a worker holds its model, one batch and its states, however many
-batches it sees. Every Ray result is checked bitwise equal to the local one.
+tracing, returning and merging the states), ``steady img/s`` (for Ray: each worker's images
+over the wall-clock span from the start of its first batch to the end of its last, summed over
+the workers, i.e. the pool's rate once it is up; locally: images / wall), and the ratios.
+Memory per worker: peak resident (``getrusage``, which also counts the pages of Ray's shared
+object store the worker touched) and private memory (psutil's USS), once the model is loaded,
+after its first batch and after its last; if the last is about the first, a worker holds its
+model, one batch and its states however many batches it sees. Every Ray result is checked
+bitwise equal to the local one.
 """
 
 from __future__ import annotations
@@ -55,8 +57,9 @@ def _equal(a, b) -> bool:
 
 
 def _steady(info) -> float:
-    """Images per second over the span the workers computed (start-up excluded)."""
-    return info.rows / max(info.busy[1] - info.busy[0], 1e-9)
+    """The pool's images per second once up: each worker's images over the span from its first
+    batch's start to its last batch's end, summed over the workers."""
+    return sum(w["rows"] / max(w["ended"] - w["began"], 1e-9) for w in info.workers.values())
 
 
 def _run(fn, engine=None) -> tuple[object, float]:
@@ -67,7 +70,7 @@ def _run(fn, engine=None) -> tuple[object, float]:
 
 def _memory(info) -> list[str]:
     out = []
-    for pid, m in sorted(info.memory.items()):
+    for pid, m in sorted(info.workers.items()):
         peak = "/".join(f"{m[k] / MB:.0f}" for k in ("loaded_peak", "first_peak", "last_peak"))
         own = "/".join(f"{m[k] / MB:.0f}"
                        for k in ("loaded_private", "first_private", "last_private"))

@@ -8,13 +8,11 @@ import math
 import os
 import sys
 
-import numpy as np
 import pytest
 import torch
 
 import vitwidgets.metrics as M
 from vitwidgets.core import streaming as S
-from vitwidgets.core.errors import UserValueError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -189,12 +187,6 @@ def test_a_batch_that_kills_every_worker_fails_the_run_naming_the_missing_batch(
     assert "no partial result" in str(e.value)
 
 
-def test_engine_ray_without_ray_installed_says_which_extra_to_install(monkeypatch, model):
-    monkeypatch.setitem(sys.modules, "ray", None)
-    with pytest.raises(EngineUnavailableError, match=r"pip install 'vitwidgets\[ray\]'"):
-        M.dataset_fourier(model, torch.rand(4, 3, 32, 32), engine="ray", progress=False)
-
-
 def test_an_unreachable_cluster_is_a_clear_error_within_seconds(monkeypatch):
     engine = RayEngine(address="127.0.0.1:9", connect_timeout_s=2.0)  # the discard port
     monkeypatch.setattr(engine.ray, "is_initialized", lambda: False)
@@ -202,15 +194,8 @@ def test_an_unreachable_cluster_is_a_clear_error_within_seconds(monkeypatch):
         engine.connect()
 
 
-def test_unknown_engines_and_bad_engine_options_are_rejected(model):
-    with pytest.raises(UserValueError, match="unknown engine 'spark'"):
-        M.dataset_fourier(model, torch.rand(4, 3, 32, 32), engine="spark", progress=False)
-    with pytest.raises(TypeError, match="run"):
-        M.dataset_fourier(model, torch.rand(4, 3, 32, 32), engine=42, progress=False)
+def test_bad_engine_options_are_rejected():
     with pytest.raises(ValueError, match="num_workers"):
         RayEngine(num_workers=0)
-
-
-def test_spans_joins_consecutive_batch_indices():
-    assert spans([7, 0, 1, 2, 5, 8]) == "0-2, 5, 7-8"
-    assert spans(np.array([3])) == "3" and spans([]) == ""
+    with pytest.raises(ValueError, match="num_cpus"):
+        RayEngine(num_cpus=0)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -57,6 +57,7 @@ __all__ = [
     "Batch",
     "Accumulator",
     "Engine",
+    "Job",
     "ENGINES",
     "resolve_engine",
     "run_accumulators",
@@ -298,26 +299,30 @@ def update_all(
             acc.update(trace, batch, other)
 
 
-class Engine(Protocol):
-    """Runs accumulators over a dataset somewhere else than this process (e.g. on Ray:
-    :class:`vitwidgets.engines.ray.RayEngine`). ``run`` gets what :func:`run_accumulators` got
-    (``trace_kwargs`` already resolved from the accumulators' ``needs``) and returns the
-    accumulators holding every batch, merged in batch order, or raises when any batch is
-    missing."""
+@dataclass
+class Job:
+    """One streaming pass for an engine: trace every batch of ``data`` (``batch_size`` images;
+    ``preprocessed`` as in :func:`stream_traces`) through ``model`` (and ``model_b`` on the
+    same batches) with ``trace_kwargs`` (already resolved from the accumulators' ``needs``),
+    feeding ``accumulators``; ``progress`` and ``desc`` for its bar."""
 
-    def run(
-        self,
-        model: Any,
-        data: Any,
-        accumulators: dict[str, Accumulator],
-        *,
-        batch_size: int,
-        progress: bool,
-        desc: str,
-        preprocessed: bool,
-        model_b: Any | None,
-        trace_kwargs: dict,
-    ) -> dict[str, Accumulator]: ...
+    model: Any
+    data: Any
+    accumulators: dict[str, Accumulator]
+    batch_size: int = 16
+    progress: bool = True
+    desc: str = "streaming"
+    preprocessed: bool = False
+    model_b: Any | None = None
+    trace_kwargs: dict = field(default_factory=dict)
+
+
+class Engine(Protocol):
+    """Runs a :class:`Job` somewhere else than this process (e.g. on Ray:
+    :class:`vitwidgets.engines.ray.RayEngine`): returns the job's accumulators holding every
+    batch, merged in batch order, or raises when any batch is missing."""
+
+    def run(self, job: Job) -> dict[str, Accumulator]: ...
 
 
 #: engines by name, as ``"module:attribute"`` of a class built with no arguments; imported
@@ -376,10 +381,8 @@ def run_accumulators(
     kw = _trace_kwargs(accumulators.values(), trace_kwargs)
     runner = resolve_engine(engine)
     if runner is not None:
-        return runner.run(
-            model, data, accumulators, batch_size=batch_size, progress=progress, desc=desc,
-            preprocessed=preprocessed, model_b=model_b, trace_kwargs=kw,
-        )
+        return runner.run(Job(model, data, accumulators, batch_size, progress, desc,
+                              preprocessed, model_b, kw))
     for trace, batch in stream_traces(
         model, data, batch_size=batch_size, progress=progress, desc=desc,
         preprocessed=preprocessed, **kw,

@@ -48,6 +48,7 @@ import torch
 
 from vitwidgets.core.model import ViTModel
 from vitwidgets.core.streaming import (
+    Job,
     batch_from_columns,
     dataset_batch,
     is_ray_dataset,
@@ -216,9 +217,9 @@ def _items(ray: Any, items: list[dict]) -> Any:
 class RunInfo:
     """What the last run of a :class:`RayEngine` did: ``batches`` merged, ``rows`` (images)
     traced, ``arrivals`` (seconds from the start of the run at which each batch's state came
-    back), ``busy`` (wall-clock ``(first batch began, last batch ended)`` over the workers:
-    the span they computed, their start-up excluded), the largest per-batch state in bytes
-    (``state_bytes``) and ``memory``: per worker process id, in bytes, its peak resident memory
+    back), the largest per-batch state in bytes (``state_bytes``) and ``workers``: per worker
+    process id, its ``rows``, the wall-clock ``began`` of its first batch and ``ended`` of its
+    last (the span it computed, its start-up excluded), and in bytes its peak resident memory
     (``getrusage``) and private memory (psutil's USS) once the model was loaded
     (``loaded_peak``, ``loaded_private``), after its first batch (``first_peak``,
     ``first_private``) and after its last (``last_peak``, ``last_private``)."""
@@ -226,22 +227,22 @@ class RunInfo:
     batches: int = 0
     rows: int = 0
     arrivals: list[float] = field(default_factory=list)
-    busy: tuple[float, float] = (math.inf, -math.inf)
     state_bytes: int = 0
-    memory: dict[int, dict[str, int]] = field(default_factory=dict)
+    workers: dict[int, dict[str, float]] = field(default_factory=dict)
 
     def record(self, row: dict, seconds: float) -> None:
         """Count one batch's output row (arrived ``seconds`` into the run)."""
         self.rows += int(row["rows"])
         self.arrivals.append(seconds)
-        self.busy = (min(self.busy[0], float(row["began"])), max(self.busy[1], float(row["ended"])))
         self.state_bytes = max(self.state_bytes, len(row["state"]))
         pid = int(row["pid"])
         loaded_peak, loaded_private, peak, private = (int(v) for v in row["memory"])
-        mem = self.memory.setdefault(pid, {"loaded_peak": loaded_peak, "first_peak": peak,
-                                           "loaded_private": loaded_private,
-                                           "first_private": private})
-        mem.update(last_peak=peak, last_private=private)
+        w = self.workers.setdefault(pid, {"rows": 0, "began": float(row["began"]),
+                                          "loaded_peak": loaded_peak, "first_peak": peak,
+                                          "loaded_private": loaded_private,
+                                          "first_private": private})
+        w.update(last_peak=peak, last_private=private, ended=float(row["ended"]))
+        w["rows"] += int(row["rows"])
 
 
 class _OrderedMerge:
@@ -366,32 +367,21 @@ class RayEngine:
             max_task_retries=self.max_retries,
         )
 
-    def run(
-        self,
-        model: Any,
-        data: Any,
-        accumulators: dict,
-        *,
-        batch_size: int,
-        progress: bool,
-        desc: str,
-        preprocessed: bool,
-        model_b: Any | None,
-        trace_kwargs: dict,
-    ) -> dict:
-        """The accumulators after every batch, merged in batch order (the
+    def run(self, job: Job) -> dict:
+        """The job's accumulators after every batch, merged in batch order (the
         :class:`vitwidgets.core.streaming.Engine` protocol)."""
         from tqdm.auto import tqdm
 
-        ctor = {"model": _ModelSpec.of(model),
-                "model_b": None if model_b is None else _ModelSpec.of(model_b),
-                "template": _dumps(accumulators), "batch_size": batch_size,
-                "preprocessed": preprocessed, "kw": trace_kwargs, "threads": self.threads}
+        ctor = {"model": _ModelSpec.of(job.model),
+                "model_b": None if job.model_b is None else _ModelSpec.of(job.model_b),
+                "template": _dumps(job.accumulators), "batch_size": job.batch_size,
+                "preprocessed": job.preprocessed, "kw": job.trace_kwargs,
+                "threads": self.threads}
         self.connect()
-        plan = _plan(self.ray, data, batch_size)
+        plan = _plan(self.ray, job.data, job.batch_size)
         self.last_run = info = RunInfo()
-        merge = _OrderedMerge(accumulators, info)
-        bar = tqdm(total=plan.num_batches, desc=f"{desc} (ray)", disable=not progress)
+        merge = _OrderedMerge(job.accumulators, info)
+        bar = tqdm(total=plan.num_batches, desc=f"{job.desc} (ray)", disable=not job.progress)
         try:
             for row in self._results(plan, {**ctor, "source": plan.source}):
                 merge.add(row)
@@ -403,7 +393,7 @@ class RayEngine:
         missing = merge.missing(plan.num_batches)
         if missing or (plan.num_batches is None and info.batches == 0):
             raise self._missing(merge, plan.num_batches, None)
-        return accumulators
+        return job.accumulators
 
     @staticmethod
     def _missing(merge: _OrderedMerge, total: int | None, cause: Exception | None):
