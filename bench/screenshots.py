@@ -50,9 +50,12 @@ def _outputs(lab: Lab, shots: Path, stem: str) -> list[Path]:
         box = area.bounding_box()
         if not box or box["height"] < 4:
             continue
+        # an output taller than the window is cut at its bottom edge: grow the window first
+        lab.page.set_viewport_size({"width": 1600, "height": max(1400, int(box["height"]) + 300)})
         path = shots / f"{stem}-{i:02d}.png"
         area.screenshot(path=str(path))
         paths.append(path)
+    lab.page.set_viewport_size({"width": 1600, "height": 1400})
     return paths
 
 

@@ -149,8 +149,9 @@ class Comparison(ipywidgets.VBox):
         for ex, name in zip(explorers, self.names, strict=True):
             title = ipywidgets.HTML()
             title.value = f"<b>{_escape(name)}</b>"
-            titled.append(ipywidgets.VBox([title, ex],
-                                          layout=ipywidgets.Layout(margin="0 16px 8px 0")))
+            # side by side: equal shares of the row, each explorer wrapping inside its share
+            titled.append(ipywidgets.VBox([title, ex], layout=ipywidgets.Layout(
+                margin="0 16px 8px 0", flex="1 1 0", min_width="420px")))
         row = ipywidgets.Box(titled, layout=ipywidgets.Layout(display="flex", flex_flow="row wrap"))
         children = [row] + ([representation_map] if representation_map is not None else [])
         super().__init__(children)
