@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 
 import pytest
 import torch
@@ -23,6 +24,17 @@ from vitwidgets.widgets import AttentionExplorer, DepthProfile
 from vitwidgets.widgets.depth_profile import profile_wire
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def in_own_loop(coroutine_fn):
+    """``asyncio.run(coroutine_fn())`` in a thread of its own: a kernel's running loop, whatever
+    loop this thread holds (the browser tests' Playwright keeps one running)."""
+    out: list = []
+    runner = threading.Thread(target=lambda: out.append(asyncio.run(coroutine_fn())))
+    runner.start()
+    runner.join(60)
+    assert out, "the loop did not finish within 60 s"
+    return out[0]
 
 
 def tiny_vit(depth: int, seed: int):
@@ -50,7 +62,7 @@ LABELS = torch.arange(16) % 2
 
 @pytest.fixture(scope="module")
 def view(model, images):
-    return DepthProfile(model, images, labels=LABELS, batch_size=8)
+    return DepthProfile(model, images, labels=LABELS, batch_size=8, background=False)
 
 
 def test_fourier_and_variance_are_the_cores_per_sub_layer_latent(model, images, view):
@@ -108,11 +120,11 @@ def test_labels_in_the_batches_count_like_labels_given(model, images):
 
 def test_several_models_share_a_relative_axis_when_their_depths_differ(images):
     a, b = tiny_vit(3, 0), tiny_vit(5, 2)
-    view = DepthProfile({"three": a, "five": b}, images, batch_size=8)
+    view = DepthProfile({"three": a, "five": b}, images, batch_size=8, background=False)
     assert view.names == ["three", "five"] and view.depth_axis == "relative"
     assert [w["num_layers"] for w in view._profiles] == [3, 5]
     assert not view.has_labels and view._profiles[0]["knn"] is None
-    same = DepthProfile([a, a], images, batch_size=8, depth_axis="block")
+    same = DepthProfile([a, a], images, batch_size=8, depth_axis="block", background=False)
     assert same.names == ["VisionTransformer", "VisionTransformer (2)"]
     assert same._profiles[0] == same._profiles[1] | {"name": "VisionTransformer"}
 
@@ -128,7 +140,7 @@ def test_a_click_sets_layer_which_links_to_other_views(view):
 
 def test_bad_arguments_and_streaming_errors_say_what_was_expected(model, images):
     with pytest.raises(ValueError, match="labels has 3 entries but the data has 16 images"):
-        DepthProfile(model, images, labels=[0, 1, 0], batch_size=8)
+        DepthProfile(model, images, labels=[0, 1, 0], batch_size=8, background=False)
     with pytest.raises(ValueError, match="give at least one model"):
         DepthProfile({}, images)
     with pytest.raises(TypeError, match="unexpected keyword argument 'axis'"):
@@ -143,7 +155,7 @@ def test_bad_arguments_and_streaming_errors_say_what_was_expected(model, images)
             await asyncio.sleep(0.05)
         return view
 
-    view = asyncio.run(run())
+    view = in_own_loop(run)
     assert view.error == "ValueError: labels has 3 entries but the data has 16 images"
     assert view.status == "" and not view.done
 
@@ -157,7 +169,7 @@ def test_a_post_norm_model_profiles_its_residual_stream_instead_of_sub_layers(im
     torch.manual_seed(0)
     post = ViTModel(VisionTransformer(img_size=32, patch_size=8, embed_dim=32, depth=3,
                                       num_heads=2, num_classes=3, block_fn=ResPostBlock))
-    view = DepthProfile(post, images, batch_size=8)
+    view = DepthProfile(post, images, batch_size=8, background=False)
     (p,) = view.profiles
     trace = post.trace(images, attention=False)  # tokens [L+1, ...]: no latents
     assert not p.sub_layers and p.fourier.shape[0] == 4

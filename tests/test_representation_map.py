@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 
 import numpy as np
@@ -23,6 +24,37 @@ from vitwidgets.widgets import AttentionExplorer, RepresentationMap
 from vitwidgets.widgets._background import batches_text
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def in_own_loop(coroutine_fn):
+    """``asyncio.run(coroutine_fn())`` in a thread of its own: a kernel's running loop, whatever
+    loop this thread holds (the browser tests' Playwright keeps one running)."""
+    out: list = []
+    runner = threading.Thread(target=lambda: out.append(asyncio.run(coroutine_fn())))
+    runner.start()
+    runner.join(60)
+    assert out, "the loop did not finish within 60 s"
+    return out[0]
+
+
+def without_loop(fn):
+    """``fn()`` in a thread without an event loop (whatever this thread runs); its error is
+    raised here."""
+    out: list = []
+
+    def call():
+        try:
+            out.append((True, fn()))
+        except Exception as e:
+            out.append((False, e))
+
+    runner = threading.Thread(target=call)
+    runner.start()
+    runner.join(60)
+    ok, value = out[0]
+    if not ok:
+        raise value
+    return value
 
 
 def tiny_vit(depth: int, seed: int):
@@ -55,7 +87,7 @@ def wire(widget_bytes: bytes, shape) -> np.ndarray:
 
 
 def test_the_matrix_is_the_cores_minibatch_cka_of_the_same_batches(model, images):
-    rm = RepresentationMap(model, images, batch_size=6)
+    rm = RepresentationMap(model, images, batch_size=6, background=False)
     expected = S.dataset_cka(model, images, batch_size=6, progress=False)
     assert rm.matrix.dtype == torch.float64 and rm.matrix.shape == (3, 3)
     assert torch.equal(rm.matrix, expected)
@@ -65,7 +97,7 @@ def test_the_matrix_is_the_cores_minibatch_cka_of_the_same_batches(model, images
 
 
 def test_the_companion_curve_is_the_cores_token_similarity_of_every_image(model, images):
-    rm = RepresentationMap(model, images, batch_size=6)
+    rm = RepresentationMap(model, images, batch_size=6, background=False)
     expected = token_similarity(model.trace(images)).double().mean(1)
     assert rm.similarity.shape == (4,)  # embedding + 3 block outputs
     torch.testing.assert_close(rm.similarity, expected, rtol=1e-6, atol=1e-7)
@@ -74,7 +106,8 @@ def test_the_companion_curve_is_the_cores_token_similarity_of_every_image(model,
 
 
 def test_across_two_models_rows_are_model_a_and_columns_model_b(model, model_b, images):
-    rm = RepresentationMap(model, images, model_b, batch_size=6, mode="mean_patch")
+    rm = RepresentationMap(model, images, model_b, batch_size=6, mode="mean_patch",
+                           background=False)
     expected = S.dataset_cka(model, images, model_b, mode="mean_patch", batch_size=6,
                              progress=False)
     assert (rm.cross, rm.num_layers, rm.num_layers_b) == (True, 3, 4)
@@ -124,7 +157,7 @@ def test_in_a_running_loop_the_cells_fill_in_from_the_background_with_progress(m
             await asyncio.sleep(0.1)
         return rm
 
-    rm = asyncio.run(run())
+    rm = in_own_loop(run)
     assert rm.error == "" and rm.done
     assert "computing CKA: 1 of 3 batches…" in seen and seen[-1] == ""
     assert False in partial, "partial matrices arrived before the end"
@@ -132,10 +165,10 @@ def test_in_a_running_loop_the_cells_fill_in_from_the_background_with_progress(m
                                                 progress=False))
 
 
-def test_an_error_while_streaming_shows_in_the_widget_and_raises_without_a_loop(model, images):
+def test_an_error_while_streaming_shows_in_the_widget_and_raises_in_the_foreground(model, images):
     small = [images[:3], images[3:6]]
     with pytest.raises(ValueError, match="CKA needs batches of at least 4 images"):
-        RepresentationMap(model, small)
+        RepresentationMap(model, small, background=False)
 
     async def run():
         rm = RepresentationMap(model, small)
@@ -145,7 +178,7 @@ def test_an_error_while_streaming_shows_in_the_widget_and_raises_without_a_loop(
             await asyncio.sleep(0.05)
         return rm
 
-    rm = asyncio.run(run())
+    rm = in_own_loop(run)
     assert rm.error.startswith("ValueError: CKA needs batches of at least 4 images")
     assert rm.status == "" and not rm.done and rm.matrix is None
 
@@ -156,16 +189,16 @@ def test_bad_arguments_say_what_was_expected(model, images):
     with pytest.raises(ValueError, match="mode must be one of"):
         RepresentationMap(model, images, mode="mean")
     with pytest.raises(ValueError, match="batch_size must be a positive whole number"):
-        RepresentationMap(model, images, batch_size=0)
-    rm = RepresentationMap(model, images, batch_size=6)
+        RepresentationMap(model, images, batch_size=0, background=False)
+    rm = RepresentationMap(model, images, batch_size=6, background=False)
     with pytest.raises(traitlets.TraitError, match="out of range"):
         rm.layer_b = 3
     with pytest.raises(RuntimeError, match="needs the widget drawn in a browser"):
-        rm.save_png("cka.png")
+        without_loop(lambda: rm.save_png("cka.png"))
 
 
 def test_a_click_links_the_row_to_one_view_and_the_column_to_another(model, images):
-    rm = RepresentationMap(model, images, model, batch_size=6)
+    rm = RepresentationMap(model, images, model, batch_size=6, background=False)
     ex_a = AttentionExplorer(Session(toy_trace(), identity=IDENTITY))
     ex_b = AttentionExplorer(Session(toy_trace(), identity=IDENTITY))
     vw.link(rm, ex_a)
@@ -184,3 +217,8 @@ def test_progress_text_counts_batches():
     assert batches_text("CKA", 3, 8) == "computing CKA: 3 of 8 batches…"
     assert batches_text("CKA", 1, 1) == "computing CKA: 1 of 1 batch…"
     assert batches_text("depth profiles", 2, None) == "computing depth profiles: 2 batches…"
+
+
+def test_background_true_needs_a_running_loop(model, images):
+    with pytest.raises(ValueError, match="background=True needs a running event loop"):
+        without_loop(lambda: RepresentationMap(model, images, background=True))

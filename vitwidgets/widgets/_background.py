@@ -3,8 +3,8 @@ runs, report its progress there, and hand its result (or its error) to the widge
 loop's own thread, so that traits only ever change on the kernel's thread (as
 :mod:`._progress` does for a session's metrics).
 
-Without a running loop (a script, a test) the work runs here, before :func:`run_job`
-returns, and an error is raised to the caller.
+Without a running loop (a script, a test), or with ``background=False``, the work runs here,
+before :func:`run_job` returns, and an error is raised to the caller.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import logging
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from vitwidgets.core.errors import UserValueError
 
 from ._progress import POLL_SECONDS
 
@@ -39,15 +41,21 @@ def run_job(
     on_done: Callable[[Any], None],
     on_error: Callable[[BaseException], None],
     name: str = "vitwidgets-job",
+    background: bool | None = None,
 ) -> threading.Thread | None:
     """Run ``work`` in a thread when an event loop runs (returns the thread), else here
     (returns ``None``; an error propagates after ``on_error``). ``on_progress(*latest)``,
-    ``on_done(result)`` and ``on_error(error)`` run on the loop (here without one)."""
+    ``on_done(result)`` and ``on_error(error)`` run on the loop (here without one).
+
+    ``background``: ``None`` as above; ``False`` always here (the caller waits);
+    ``True`` always in a thread (a running loop is then required)."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         loop = None
-    if loop is None:
+    if background and loop is None:
+        raise UserValueError("background=True needs a running event loop (a notebook kernel)")
+    if loop is None or background is False:
         try:
             result = work(on_progress)
         except Exception as e:

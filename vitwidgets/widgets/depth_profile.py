@@ -93,6 +93,8 @@ class DepthProfile(StudyView):
         mode: the features the probes read (``"cls"``, ``"mean_patch"``, ``"all_tokens"``).
         probe: also fit the linear probe (one scikit-learn fit per block and model).
         batch_size: images per batch.
+        background: as :class:`~vitwidgets.widgets.RepresentationMap`'s (``None``: in a
+            background thread when an event loop runs, else before this returns).
         **options: initial ``layer``, ``depth_axis`` or ``layout``.
 
     Traits: ``layer`` (a block of the first model: click a depth to set it; link it to other
@@ -114,7 +116,8 @@ class DepthProfile(StudyView):
 
     def __init__(
         self, models: Any, data: Any, *, labels: Any = None, mode: str = "cls", k: int = 20,
-        probe: bool = True, batch_size: int = 16, **options: Any,
+        probe: bool = True, batch_size: int = 16, background: bool | None = None,
+        **options: Any,
     ):
         names, given = _named(models)
         loaded = study_models(type(self), options, *given)
@@ -129,7 +132,7 @@ class DepthProfile(StudyView):
         kw = {"labels": labels, "mode": mode, "k": k, "probe": probe, "batch_size": batch_size}
         self.status = batches_text(self._what, 0, None)
         run_job(self._work(data, kw), on_progress=self._progress, on_done=self._finished,
-                on_error=self._failed, name="vitwidgets-depth-profile")
+                on_error=self._failed, name="vitwidgets-depth-profile", background=background)
 
     def _work(self, data: Any, kw: dict):
         """The job: every model's profile in turn, reporting ``(batches done, total, the

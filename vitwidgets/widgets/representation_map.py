@@ -49,10 +49,14 @@ class RepresentationMap(StudyView):
         model_b: model B, or None.
         mode: features per image: ``"cls"``, ``"mean_patch"`` or ``"all_tokens"``.
         batch_size: images per batch (for lists of images, tensors and Datasets).
+        background: ``None`` (default): stream in a background thread when an event loop runs
+            (a notebook kernel), else before this returns; ``False``: always before this
+            returns; ``True``: always in the background.
         **options: initial ``layer``, ``layer_b``, ``colormap`` or ``layout``.
 
     The matrix streams in a background thread while the kernel runs (the status line counts
-    the batches, the cells fill in); without an event loop it is computed before this returns.
+    the batches, the cells fill in); without an event loop (or with ``background=False``) it is
+    computed before this returns.
 
     Traits: ``layer`` (model A's block, the row), ``layer_b`` (model B's block, the column):
     click a cell to set both. Results: :attr:`matrix` (``[La, Lb]`` float64, the core's
@@ -81,7 +85,7 @@ class RepresentationMap(StudyView):
 
     def __init__(
         self, model: Any, data: Any, model_b: Any = None, *, mode: str = "cls",
-        batch_size: int = 16, **options: Any,
+        batch_size: int = 16, background: bool | None = None, **options: Any,
     ):
         a, b = study_models(type(self), options, model, model_b)
         if mode not in FEATURE_MODES:
@@ -97,7 +101,7 @@ class RepresentationMap(StudyView):
             lambda report: representation_map(
                 a, data, b, mode=mode, batch_size=batch_size, on_batch=report),
             on_progress=self._progress, on_done=self._finished, on_error=self._failed,
-            name="vitwidgets-cka",
+            name="vitwidgets-cka", background=background,
         )
 
     @property
