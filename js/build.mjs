@@ -8,7 +8,7 @@ import { buildLabextension } from "./labextension.mjs";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outdir = path.join(here, "..", "vitwidgets", "static");
 // output name (vitwidgets/static/<name>.js, loaded by the Python widgets) -> its entry module
-const widgets = ["explorer", "annotator", "repmap", "depth", "features"];
+const widgets = ["explorer", "annotator", "repmap", "depth", "features", "concepts"];
 
 await build({
   entryPoints: Object.fromEntries(widgets.map((w) => [w, path.join(here, "src", w, "index.js")])),

@@ -38,6 +38,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "RepresentationMap": ("vitwidgets.widgets", "RepresentationMap"),
     "DepthProfile": ("vitwidgets.widgets", "DepthProfile"),
     "FeatureExplorer": ("vitwidgets.widgets", "FeatureExplorer"),
+    "ConceptMap": ("vitwidgets.widgets", "ConceptMap"),
     "load_bokehjs": ("vitwidgets.widgets.layer_metrics", "load_bokehjs"),
     "RayEngine": ("vitwidgets.engines.ray", "RayEngine"),
 }

@@ -5,6 +5,7 @@ puts several models side by side (``link_models``: same image, place and relativ
 
 from .annotator import HeadAnnotator
 from .compare import Comparison, compare, link_models
+from .concepts import ConceptMap
 from .dashboard import Dashboard, explore
 from .depth_profile import DepthProfile
 from .explorer import AttentionExplorer
@@ -13,6 +14,6 @@ from .layer_metrics import LayerMetrics
 from .link import link
 from .representation_map import RepresentationMap
 
-__all__ = ["AttentionExplorer", "Comparison", "Dashboard", "DepthProfile", "FeatureExplorer",
-           "HeadAnnotator", "LayerMetrics", "RepresentationMap", "compare", "explore", "link",
-           "link_models"]
+__all__ = ["AttentionExplorer", "Comparison", "ConceptMap", "Dashboard", "DepthProfile",
+           "FeatureExplorer", "HeadAnnotator", "LayerMetrics", "RepresentationMap", "compare",
+           "explore", "link", "link_models"]

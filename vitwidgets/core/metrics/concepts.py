@@ -28,6 +28,10 @@ __all__ = [
     "ConceptIoU",
     "UnitThresholdAccumulator",
     "UnitIoUAccumulator",
+    "top_images",
+    "unit_maps",
+    "UnitPeakAccumulator",
+    "UnitTopMapsAccumulator",
 ]
 
 
@@ -342,3 +346,95 @@ def label_units(
         raise ValueError(f"layers of different widths {sorted(widths)}: label them separately")
     layers = tuple(range(len(acts))) if layers is None else tuple(layers)
     return ConceptLabels.from_iou(torch.stack(ious), concepts, layers, iou_threshold)
+
+
+# ------------------------------------------------------------------ the units' top images
+def top_images(peaks: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k`` images of highest peak activation of every unit (Bau et al. 2017 show a
+    unit by them): ``peaks [N, D]`` (per image, a unit's largest activation over the patches,
+    :class:`UnitPeakAccumulator`) -> image indices ``[D, min(k, N)]``, highest first (ties:
+    the earlier image first)."""
+    if peaks.ndim != 2:
+        raise ValueError(f"peaks must be [N, D], got {tuple(peaks.shape)}")
+    if k < 1:
+        raise ValueError(f"k must be positive, got {k}")
+    order = torch.sort(as_float(peaks), dim=0, descending=True, stable=True).indices
+    return order[: min(k, peaks.shape[0])].T.contiguous()
+
+
+def unit_maps(activations: torch.Tensor, grid: tuple[int, int], unit: int) -> torch.Tensor:
+    """Unit ``unit``'s activation map on every image: patch activations ``[B, G, D]`` ->
+    ``[B, gh, gw]`` (row-major patches; what :class:`ConceptIoU` upsamples and thresholds)."""
+    a = _acts(activations, grid)
+    if not 0 <= unit < a.shape[-1]:
+        raise ValueError(f"unit {unit} out of range 0..{a.shape[-1] - 1}")
+    return a[..., unit].reshape(a.shape[0], *check_grid(grid))
+
+
+class UnitPeakAccumulator:
+    """Per image and unit, the largest activation over the patches of the residual units
+    after each of ``blocks``, in stream order: ``result()`` ``[len(blocks), N, D]`` float32
+    (the input of :func:`top_images`). ``merge`` appends ``other``'s images after these."""
+
+    needs = {"tokens": True}
+
+    def __init__(self, blocks: Sequence[int]) -> None:
+        self.blocks = tuple(int(b) for b in blocks)
+        self.parts: list[torch.Tensor] = []
+
+    def update(self, trace, batch=None) -> None:
+        """``trace``: a :class:`~vitwidgets.core.trace.Trace` with ``tokens``."""
+        peaks = [as_float(trace.patch_tokens(b)).amax(1).float().cpu() for b in self.blocks]
+        self.parts.append(torch.stack(peaks))  # [L, B, D]
+
+    def merge(self, other: UnitPeakAccumulator) -> UnitPeakAccumulator:
+        self.parts.extend(other.parts)
+        return self
+
+    def result(self) -> torch.Tensor:
+        if not self.parts:
+            raise ValueError("no batch streamed")
+        return torch.cat(self.parts, 1)
+
+
+class UnitTopMapsAccumulator:
+    """The activation maps of every unit on its top images, caught while the data streams in
+    the order :class:`UnitPeakAccumulator` saw it: ``wanted [L, D, k]`` (image indices per
+    block and unit, from :func:`top_images`) -> ``maps [L, D, k, gh, gw]`` float32
+    (:func:`unit_maps` of those images) and ``images`` ``{index: [H, W, 3] uint8}``, the
+    model input of every wanted image (:meth:`~vitwidgets.core.trace.Trace.images_uint8`)."""
+
+    needs = {"tokens": True}
+
+    def __init__(self, blocks: Sequence[int], wanted: torch.Tensor, grid: tuple[int, int]):
+        self.blocks = tuple(int(b) for b in blocks)
+        self.wanted = torch.as_tensor(wanted, dtype=torch.long)
+        if self.wanted.ndim != 3 or self.wanted.shape[0] != len(self.blocks):
+            raise ValueError(f"wanted must be [{len(self.blocks)}, D, k], got "
+                             f"{tuple(self.wanted.shape)}")
+        self.grid = check_grid(grid)
+        self.maps = torch.full((*self.wanted.shape, *self.grid), float("nan"))
+        self.images: dict[int, torch.Tensor] = {}
+        self.seen = 0
+
+    def update(self, trace, batch=None) -> None:
+        n = trace.batch_size
+        local = self.wanted - self.seen  # [L, D, k] index into this batch
+        here = (local >= 0) & (local < n)
+        if here.any():
+            for li, b in enumerate(self.blocks):
+                sel = here[li].nonzero(as_tuple=True)  # (units, slots)
+                if not sel[0].numel():
+                    continue
+                acts = as_float(trace.patch_tokens(b)).float().cpu()  # [B, G, D]
+                rows = acts[local[li][sel], :, sel[0]]  # [n, G]
+                self.maps[li][sel] = rows.reshape(-1, *self.grid)
+            rgb = trace.images_uint8()
+            for i in torch.unique(local[here]).tolist():
+                self.images[self.seen + i] = rgb[i].clone()
+        self.seen += n
+
+    def result(self) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        if torch.isnan(self.maps).any():
+            raise ValueError(f"streamed {self.seen} images, fewer than the wanted indices need")
+        return self.maps, self.images
