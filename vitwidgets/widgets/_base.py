@@ -160,6 +160,12 @@ def command(name: str) -> Callable[[F], F]:
     return mark
 
 
+def derived(trait: traitlets.TraitType) -> traitlets.TraitType:
+    """A synced trait that comes from the session, models or data (not a user option: see
+    :func:`options_of`)."""
+    return trait.tag(sync=True, derived=True)
+
+
 class UserTraitError(UserError, traitlets.TraitError):
     """A trait value the user gave that is out of range (shown as ``TraitError``)."""
 
@@ -305,3 +311,26 @@ class CommandWidget(anywidget.AnyWidget):
             return {"kind": "reply", "id": rid, "ok": False, "error": message}, []
         self.last_error = ""
         return {"kind": "reply", "id": rid, "ok": True, "result": result}, out
+
+
+class SessionView(CommandWidget):
+    """A view of one session (a model and its images): the session and the model's shape,
+    synced for the frontend. Subclasses add their own shape traits in :meth:`_shape_of`."""
+
+    session = traitlets.Instance(Session).tag(derived=True)
+    model_name = derived(traitlets.Unicode(""))
+    num_layers = derived(traitlets.Int(1))
+    num_images = derived(traitlets.Int(1))
+    grid = derived(traitlets.List(traitlets.Int(), [1, 1]))
+    patch_size = derived(traitlets.Int(16))
+
+    @staticmethod
+    def _shape_of(session: Session) -> dict[str, Any]:
+        """The shape traits' values for ``session``."""
+        return {
+            "model_name": session.name,
+            "num_layers": session.num_layers,
+            "num_images": session.num_images,
+            "grid": list(session.grid),
+            "patch_size": session.patch_size,
+        }

@@ -12,15 +12,17 @@ from vitwidgets.core.errors import error_name
 from vitwidgets.loading import load_model
 
 from ._background import batches_text
-from ._base import FRONTEND_TIMEOUT_S, CommandWidget, check_bundle, options_of, reject_unknown
+from ._base import (
+    FRONTEND_TIMEOUT_S,
+    CommandWidget,
+    check_bundle,
+    derived,
+    options_of,
+    reject_unknown,
+)
 from ._export import PngSave, start_png_save
 
 __all__ = ["StudyView", "study_models", "derived"]
-
-
-def derived(trait: traitlets.TraitType) -> traitlets.TraitType:
-    """A synced trait that comes from the models and data (not a user option)."""
-    return trait.tag(sync=True, derived=True)
 
 
 class StudyView(CommandWidget):

@@ -13,10 +13,11 @@ from vitwidgets.core.vocab import COLORMAPS, MODE_INFO, MODES, SCALE_INFO, SCALE
 
 from ._base import (
     FRONTEND_TIMEOUT_S,
-    CommandWidget,
+    SessionView,
     as_session,
     bundle,
     command,
+    derived,
     trait_check,
     widget_session,
 )
@@ -68,12 +69,7 @@ def rollout_form(session: Session, max_layer_bytes: int) -> str:
     return "dense" if session.num_tokens**2 * 2 <= max_layer_bytes else "kernel"
 
 
-def _derived(trait: traitlets.TraitType) -> traitlets.TraitType:
-    """A synced trait that comes from the session (not a user option)."""
-    return trait.tag(sync=True, derived=True)
-
-
-class AttentionExplorer(CommandWidget):
+class AttentionExplorer(SessionView):
     """Per-head attention of a ViT over its image, answered in the browser on hover.
 
     Hovering a patch shows, for the selected layer, that query's attention to every token for
@@ -112,15 +108,9 @@ class AttentionExplorer(CommandWidget):
     _bundle_name = "explorer"
     _esm = bundle(_bundle_name)
 
-    session = traitlets.Instance(Session).tag(derived=True)
-    # the model's shape (from the session)
-    model_name = _derived(traitlets.Unicode(""))
-    num_layers = _derived(traitlets.Int(1))
-    num_heads = _derived(traitlets.Int(1))
-    grid = _derived(traitlets.List(traitlets.Int(), [1, 1]))
-    patch_size = _derived(traitlets.Int(16))
-    prefix_names = _derived(traitlets.List(traitlets.Unicode()))
-    num_images = _derived(traitlets.Int(1))
+    # the model's shape beyond SessionView's (from the session)
+    num_heads = derived(traitlets.Int(1))
+    prefix_names = derived(traitlets.List(traitlets.Unicode()))
     # semantic selection
     image_index = traitlets.Int(0).tag(sync=True)
     layer = traitlets.Int(0).tag(sync=True)
@@ -179,15 +169,8 @@ class AttentionExplorer(CommandWidget):
 
     @staticmethod
     def _shape_of(session: Session) -> dict[str, Any]:
-        return {
-            "model_name": session.name,
-            "num_layers": session.num_layers,
-            "num_heads": session.num_heads,
-            "grid": list(session.grid),
-            "patch_size": session.patch_size,
-            "prefix_names": list(session.prefix_names),
-            "num_images": session.num_images,
-        }
+        return {**SessionView._shape_of(session), "num_heads": session.num_heads,
+                "prefix_names": list(session.prefix_names)}
 
     def _show_images(self) -> None:
         s = self.session

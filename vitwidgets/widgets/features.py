@@ -21,7 +21,15 @@ from vitwidgets.core.indexing import block_index, check_image
 from vitwidgets.core.session import Session
 from vitwidgets.core.vocab import COLORMAPS
 
-from ._base import FRONTEND_TIMEOUT_S, CommandWidget, bundle, command, trait_check, widget_session
+from ._base import (
+    FRONTEND_TIMEOUT_S,
+    SessionView,
+    bundle,
+    command,
+    derived,
+    trait_check,
+    widget_session,
+)
 from ._export import PngSave, start_png_save
 from ._wire import encode_array, png_bytes
 
@@ -48,12 +56,7 @@ def feature_dims(num_images: int, num_patches: int, dims: int, max_bytes: int) -
     return max(1, max_bytes // per_dim)
 
 
-def _derived(trait: traitlets.TraitType) -> traitlets.TraitType:
-    """A synced trait that comes from the session (not a user option)."""
-    return trait.tag(sync=True, derived=True)
-
-
-class FeatureExplorer(CommandWidget):
+class FeatureExplorer(SessionView):
     """Patch features of a set of images, per layer and facet, with similarity under the pointer.
 
     Each image shows the cosine similarity of every patch to the patch under the pointer (any
@@ -96,15 +99,9 @@ class FeatureExplorer(CommandWidget):
     _bundle_name = "features"
     _esm = bundle(_bundle_name)
 
-    session = traitlets.Instance(Session).tag(derived=True)
-    model_name = _derived(traitlets.Unicode(""))
-    num_layers = _derived(traitlets.Int(1))
-    num_images = _derived(traitlets.Int(1))
-    grid = _derived(traitlets.List(traitlets.Int(), [1, 1]))
-    patch_size = _derived(traitlets.Int(16))
-    num_prefix = _derived(traitlets.Int(0))
+    num_prefix = derived(traitlets.Int(0))
     #: PCK per block for ``keypoints`` (``[]`` without keypoints)
-    pck = _derived(traitlets.List(traitlets.Float()))
+    pck = derived(traitlets.List(traitlets.Float()))
     # semantic selection
     image_index = traitlets.Int(0).tag(sync=True)
     layer = traitlets.Int(-1).tag(sync=True)
@@ -146,14 +143,7 @@ class FeatureExplorer(CommandWidget):
 
     @staticmethod
     def _shape_of(session: Session) -> dict[str, Any]:
-        return {
-            "model_name": session.name,
-            "num_layers": session.num_layers,
-            "num_images": session.num_images,
-            "grid": list(session.grid),
-            "patch_size": session.patch_size,
-            "num_prefix": session.num_prefix,
-        }
+        return {**SessionView._shape_of(session), "num_prefix": session.num_prefix}
 
     # -- validation -----------------------------------------------------------------------------
     @traitlets.validate("image_index", "layer")
