@@ -55,7 +55,7 @@ def dataset():
 
 @pytest.fixture(scope="module")
 def view(model, dataset):
-    return ConceptMap(model, dataset, top_k=TOP_K, batch_size=BATCH)
+    return ConceptMap(model, dataset, top_k=TOP_K, batch_size=BATCH, background=False)
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +189,7 @@ def test_bad_requests_and_selections_say_what_was_expected(model, dataset, view)
         view.unit = 200
     with pytest.raises(traitlets.TraitError, match="category must be one of"):
         view.category = "colours"
-    part = ConceptMap(model, dataset, layers=[5], top_k=1, batch_size=BATCH)
+    part = ConceptMap(model, dataset, layers=[5], top_k=1, batch_size=BATCH, background=False)
     reply = part.handle_request({"kind": "request", "id": "3", "method": "unit_maps",
                                  "params": {"layer": 2, "unit": 0}})[0]
     assert "block 2 was not labelled (labelled: [5])" in reply["error"]
@@ -198,6 +198,8 @@ def test_bad_requests_and_selections_say_what_was_expected(model, dataset, view)
         ConceptMap(model, batches)
     with pytest.raises(ValueError, match="top_k must be a positive whole number"):
         ConceptMap(model, batches, list(CONCEPTS), top_k=0)
+    with pytest.raises(ValueError, match="background=True needs a running event loop"):
+        ConceptMap(model, batches, list(CONCEPTS), background=True)
     with pytest.raises(TypeError, match="unexpected keyword argument 'units'"):
         ConceptMap(model, batches, list(CONCEPTS), units=3)
 

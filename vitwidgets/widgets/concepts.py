@@ -71,6 +71,8 @@ class ConceptMap(StudyView):
         top_k: top images per unit (highest peak activation first).
         num_images: images in ``data`` when it has no length (an iterable of batches).
         batch_size: images per batch.
+        background: as :class:`~vitwidgets.widgets.RepresentationMap`'s (``None``: in a
+            background thread when an event loop runs, else before this returns).
         **options: initial ``layer``, ``unit``, ``category``, ``colormap`` or ``layout``.
 
     Traits: ``layer`` (a block: click its bar; link it to other views), ``unit`` (a unit of
@@ -101,7 +103,8 @@ class ConceptMap(StudyView):
     def __init__(
         self, model: Any, data: Any, concepts: Any = None, *, layers: Any = None,
         quantile: float = 0.995, iou_threshold: float = 0.04, top_k: int = 4,
-        num_images: int | None = None, batch_size: int = 16, **options: Any,
+        num_images: int | None = None, batch_size: int = 16, background: bool | None = None,
+        **options: Any,
     ):
         (m,) = study_models(type(self), options, model)
         if concepts is None:
@@ -126,7 +129,7 @@ class ConceptMap(StudyView):
               "top_k": top_k, "num_images": num_images, "batch_size": batch_size}
         run_job(lambda report: concept_map(m, data, concepts, on_batch=report, **kw),
                 on_progress=self._progress, on_done=self._finished, on_error=self._failed,
-                name="vitwidgets-concepts")
+                name="vitwidgets-concepts", background=background)
 
     @property
     def labels(self):
