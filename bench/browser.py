@@ -37,7 +37,6 @@ import os
 import platform
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -45,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "browser"))
 
 from _common import cpu_name  # noqa: E402
-from lab_helpers import ARTIFACTS, Lab, LabServer, find_chromium, launch_chromium  # noqa: E402
+from lab_helpers import ARTIFACTS, Lab, lab_and_browser  # noqa: E402
 
 SETUP = """
 import json, os, time
@@ -221,108 +220,95 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=2, help="rounds of slider jumps over images")
     args = ap.parse_args()
 
-    chromium = find_chromium()
-    if chromium is None:
-        sys.exit("Chromium not found: apt-get install -y --no-install-recommends chromium")
-    from playwright.sync_api import sync_playwright
-
     results: dict = {"machine": machine()}
-    base = Path(tempfile.mkdtemp(prefix="vw-bench-browser-"))
-    server = LabServer(base, log_path=ARTIFACTS / "bench-browser-server.log")
-    server.start()
-    try:
-        with sync_playwright() as pw:
-            browser = launch_chromium(pw, chromium)
-            results["machine"]["chromium"] = browser.version
-            page = browser.new_page(viewport={"width": 1600, "height": 1500})
-            page.set_default_timeout(180_000)
-            page.add_init_script(WS_COUNTER_JS)
-            bokehjs: list[int] = []  # bytes of each HTTP response of BokehJS (on the wire)
-            page.on("response", lambda r: bokehjs.append(int(r.headers.get("content-length", 0)))
-                    if "bokeh.min.js" in r.url else None)
-            loads: list = []  # page loads (each notebook is opened by navigating)
-            page.on("load", lambda _page: loads.append(1))
-            lab = Lab(page, server)
-            t = time.perf_counter()
+    with lab_and_browser("vw-bench-browser-", "bench-browser-server.log") as (server, browser):
+        results["machine"]["chromium"] = browser.version
+        page = browser.new_page(viewport={"width": 1600, "height": 1500})
+        page.set_default_timeout(180_000)
+        page.add_init_script(WS_COUNTER_JS)
+        bokehjs: list[int] = []  # bytes of each HTTP response of BokehJS (on the wire)
+        page.on("response", lambda r: bokehjs.append(int(r.headers.get("content-length", 0)))
+                if "bokeh.min.js" in r.url else None)
+        loads: list = []  # page loads (each notebook is opened by navigating)
+        page.on("load", lambda _page: loads.append(1))
+        lab = Lab(page, server)
+        t = time.perf_counter()
 
-            # -- payload: a notebook holding only the explorer
-            lab.write_notebook("payload.ipynb", [SETUP, EXPLORER, SIZES])
-            lab.open_notebook("payload.ipynb", timeout_ms=180_000)
-            page.evaluate(RUN_CELL_JS, 0)
-            lab.wait_kernel_idle(180_000)
-            lab.raise_on_error()
-            print(lab.output_text(0))
-            t0 = page.evaluate(RUN_CELL_JS, 1)
-            page.wait_for_function("() => window.__vwReadyAt !== null", timeout=180_000)
-            ws = wait_quiet(page)  # the neighbour prefetch (layer 1) is in
-            ready_at = page.evaluate("() => window.__vwReadyAt")
-            to_first_paint = sum(n for ts, n in ws if t0 <= ts <= ready_at)
-            with_prefetch = sum(n for ts, n in ws if ts >= t0)
-            page.evaluate(RUN_CELL_JS, 2)
-            lab.wait_kernel_idle(300_000)
-            lab.raise_on_error()
-            sizes = json.loads(re.search(r"SIZES (\{.*\})", lab.output_text(2)).group(1))
-            results["payload"] = {"ws_bytes_to_first_paint": to_first_paint,
-                                  "ws_bytes_with_prefetched_neighbour": with_prefetch,
-                                  "open_ms": ready_at - t0, **sizes}
-            server.delete_kernels()
+        # -- payload: a notebook holding only the explorer
+        lab.write_notebook("payload.ipynb", [SETUP, EXPLORER, SIZES])
+        lab.open_notebook("payload.ipynb", timeout_ms=180_000)
+        page.evaluate(RUN_CELL_JS, 0)
+        lab.wait_kernel_idle(180_000)
+        lab.raise_on_error()
+        print(lab.output_text(0))
+        t0 = page.evaluate(RUN_CELL_JS, 1)
+        page.wait_for_function("() => window.__vwReadyAt !== null", timeout=180_000)
+        ws = wait_quiet(page)  # the neighbour prefetch (layer 1) is in
+        ready_at = page.evaluate("() => window.__vwReadyAt")
+        to_first_paint = sum(n for ts, n in ws if t0 <= ts <= ready_at)
+        with_prefetch = sum(n for ts, n in ws if ts >= t0)
+        page.evaluate(RUN_CELL_JS, 2)
+        lab.wait_kernel_idle(300_000)
+        lab.raise_on_error()
+        sizes = json.loads(re.search(r"SIZES (\{.*\})", lab.output_text(2)).group(1))
+        results["payload"] = {"ws_bytes_to_first_paint": to_first_paint,
+                              "ws_bytes_with_prefetched_neighbour": with_prefetch,
+                              "open_ms": ready_at - t0, **sizes}
+        server.delete_kernels()
 
-            # -- latency: the dashboard on the four sample images
-            lab.write_notebook("bench.ipynb", [SETUP, DASHBOARD])
-            lab.open_notebook("bench.ipynb", timeout_ms=180_000)
-            page.evaluate(RUN_CELL_JS, 0)
-            lab.wait_kernel_idle(180_000)
-            t0 = page.evaluate(RUN_CELL_JS, 1)
-            lab.wait_kernel_idle(600_000)
-            lab.raise_on_error()
-            lab.wait_explorer("d.ready === 'true'", timeout_ms=180_000)
-            ws = wait_quiet(page)
-            results["payload"]["dashboard_ws_bytes"] = sum(n for ts, n in ws if ts >= t0)
-            results["payload"]["bokehjs_http_bytes"] = bokehjs
-            results["payload"]["page_loads"] = len(loads)
-            root = page.locator(".vw-explorer").first
-            root.scroll_into_view_if_needed()
-            heads = page.locator(".vw-explorer canvas.vw-head").count()
-            grid = page.evaluate(
-                "() => { const c = document.querySelector('.vw-explorer canvas.vw-focus');"
-                " return [c.width, c.height]; }"
-            )
-            print(f"dashboard ready after {time.perf_counter() - t:.0f} s; {heads} head maps; "
-                  f"focus canvas {grid}")
-            time.sleep(1.0)  # let the initial prefetch settle
-            hover = page.evaluate(HOVER_JS, [args.hovers, 14, 14])  # ViT-B/16: 14x14 patches
-            results["hover"] = hover
+        # -- latency: the dashboard on the four sample images
+        lab.write_notebook("bench.ipynb", [SETUP, DASHBOARD])
+        lab.open_notebook("bench.ipynb", timeout_ms=180_000)
+        page.evaluate(RUN_CELL_JS, 0)
+        lab.wait_kernel_idle(180_000)
+        t0 = page.evaluate(RUN_CELL_JS, 1)
+        lab.wait_kernel_idle(600_000)
+        lab.raise_on_error()
+        lab.wait_explorer("d.ready === 'true'", timeout_ms=180_000)
+        ws = wait_quiet(page)
+        results["payload"]["dashboard_ws_bytes"] = sum(n for ts, n in ws if ts >= t0)
+        results["payload"]["bokehjs_http_bytes"] = bokehjs
+        results["payload"]["page_loads"] = len(loads)
+        root = page.locator(".vw-explorer").first
+        root.scroll_into_view_if_needed()
+        heads = page.locator(".vw-explorer canvas.vw-head").count()
+        grid = page.evaluate(
+            "() => { const c = document.querySelector('.vw-explorer canvas.vw-focus');"
+            " return [c.width, c.height]; }"
+        )
+        print(f"dashboard ready after {time.perf_counter() - t:.0f} s; {heads} head maps; "
+              f"focus canvas {grid}")
+        time.sleep(1.0)  # let the initial prefetch settle
+        hover = page.evaluate(HOVER_JS, [args.hovers, 14, 14])  # ViT-B/16: 14x14 patches
+        results["hover"] = hover
 
-            switches = []
-            layer, direction = int(lab.explorer_state()["layer"]), 1
-            for _ in range(args.switches):
-                if not 0 <= layer + direction <= 11:
-                    direction = -direction
-                layer += direction
-                time.sleep(0.6)
-                r = page.evaluate(SWITCH_JS, ["key", layer])
-                if r.get("error"):
-                    raise RuntimeError(f"layer switch failed: {r}")
-                switches.append({"how": "key", **r})
-            jumps = [5, 9, 2, 11, 7, 0]
-            for _round in range(args.rounds):
-                for image in range(4):
-                    page.evaluate(
-                        "(i) => document.querySelector("
-                        "`.vw-explorer .vw-strip img[data-image='${i}']`).click()", image)
-                    lab.wait_explorer(f"d.image === '{image}' && d.ready === 'true'", 60_000)
-                    for target in jumps:
-                        if str(target) == lab.explorer_state()["layer"]:
-                            continue
-                        time.sleep(0.6)
-                        r = page.evaluate(SWITCH_JS, ["slider", target])
-                        if r.get("error"):
-                            raise RuntimeError(f"layer switch failed: {r}")
-                        switches.append({"how": "slider", **r})
-            results["switches"] = switches
-            browser.close()
-    finally:
-        server.stop()
+        switches = []
+        layer, direction = int(lab.explorer_state()["layer"]), 1
+        for _ in range(args.switches):
+            if not 0 <= layer + direction <= 11:
+                direction = -direction
+            layer += direction
+            time.sleep(0.6)
+            r = page.evaluate(SWITCH_JS, ["key", layer])
+            if r.get("error"):
+                raise RuntimeError(f"layer switch failed: {r}")
+            switches.append({"how": "key", **r})
+        jumps = [5, 9, 2, 11, 7, 0]
+        for _round in range(args.rounds):
+            for image in range(4):
+                page.evaluate(
+                    "(i) => document.querySelector("
+                    "`.vw-explorer .vw-strip img[data-image='${i}']`).click()", image)
+                lab.wait_explorer(f"d.image === '{image}' && d.ready === 'true'", 60_000)
+                for target in jumps:
+                    if str(target) == lab.explorer_state()["layer"]:
+                        continue
+                    time.sleep(0.6)
+                    r = page.evaluate(SWITCH_JS, ["slider", target])
+                    if r.get("error"):
+                        raise RuntimeError(f"layer switch failed: {r}")
+                    switches.append({"how": "slider", **r})
+        results["switches"] = switches
 
     # -- report
     m = results["machine"]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,7 +32,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from _common import cpu_name  # noqa: E402
 from browser import HOVER_JS, SWITCH_JS, summary  # noqa: E402
-from lab_helpers import ARTIFACTS, Lab, LabServer, find_chromium, launch_chromium  # noqa: E402
+from lab_helpers import Lab, lab_and_browser  # noqa: E402
 
 GRID = 37
 CELLS = """
@@ -114,28 +113,15 @@ def main() -> int:
     ap.add_argument("--hovers", type=int, default=200)
     ap.add_argument("--forms", nargs="+", default=["qk", "kernel"], choices=["qk", "kernel"])
     args = ap.parse_args()
-    chromium = find_chromium()
-    if chromium is None:
-        sys.exit("Chromium not found: apt-get install -y --no-install-recommends chromium")
-    from playwright.sync_api import sync_playwright
-
     results = {}
-    server = LabServer(Path(tempfile.mkdtemp(prefix="vw-bench-scale-")),
-                       log_path=ARTIFACTS / "bench-browser-scale-server.log")
-    server.start()
-    try:
-        with sync_playwright() as pw:
-            browser = launch_chromium(pw, chromium)
-            for form in args.forms:
-                page = browser.new_page(viewport={"width": 1600, "height": 1500})
-                page.set_default_timeout(300_000)
-                results[form] = run_form(page, Lab(page, server), form, args.hovers)
-                page.close()
-                server.delete_kernels()
-            version = browser.version
-            browser.close()
-    finally:
-        server.stop()
+    with lab_and_browser("vw-bench-scale-", "bench-browser-scale-server.log") as (server, browser):
+        for form in args.forms:
+            page = browser.new_page(viewport={"width": 1600, "height": 1500})
+            page.set_default_timeout(300_000)
+            results[form] = run_form(page, Lab(page, server), form, args.hovers)
+            page.close()
+            server.delete_kernels()
+        version = browser.version
     print(f"\nmachine: {cpu_name()}; Chromium {version}; JupyterLab stock server settings")
     print("model: DINOv2-L/14-reg4 @518 px, random weights, 24 blocks x 16 heads, 1374 tokens")
     goals = {"qk": 16, "kernel": 100}

@@ -30,7 +30,6 @@ import argparse
 import json
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "browser"))
 
 from browser import machine, pct, summary  # noqa: E402
-from lab_helpers import ARTIFACTS, Lab, LabServer, find_chromium, launch_chromium  # noqa: E402
+from lab_helpers import ARTIFACTS, Lab, lab_and_browser  # noqa: E402
 
 SETUP = """
 import json, time
@@ -154,25 +153,12 @@ def main() -> int:
     ap.add_argument("--hovers", type=int, default=300)
     ap.add_argument("--clicks", type=int, default=60)
     args = ap.parse_args()
-    chromium = find_chromium()
-    if chromium is None:
-        sys.exit("Chromium not found: apt-get install -y --no-install-recommends chromium")
-    from playwright.sync_api import sync_playwright
-
     results: dict = {"machine": machine()}
-    server = LabServer(Path(tempfile.mkdtemp(prefix="vw-bench-features-")),
-                       log_path=ARTIFACTS / "bench-features-server.log")
-    server.start()
-    try:
-        with sync_playwright() as pw:
-            browser = launch_chromium(pw, chromium)
-            results["machine"]["chromium"] = browser.version
-            page = browser.new_page(viewport={"width": 1600, "height": 1500})
-            page.set_default_timeout(600_000)
-            results.update(run(page, Lab(page, server), args.hovers, args.clicks))
-            browser.close()
-    finally:
-        server.stop()
+    with lab_and_browser("vw-bench-features-", "bench-features-server.log") as (server, browser):
+        results["machine"]["chromium"] = browser.version
+        page = browser.new_page(viewport={"width": 1600, "height": 1500})
+        page.set_default_timeout(600_000)
+        results.update(run(page, Lab(page, server), args.hovers, args.clicks))
 
     m, p = results["machine"], results["payload"]
     hover, clicks = results["hover"], results["clicks"]

@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "browser"))
 
-from lab_helpers import Lab, LabServer, find_chromium, launch_chromium  # noqa: E402
+from lab_helpers import Lab, LabServer, lab_and_browser  # noqa: E402
 
 THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
 #: seconds to let widgets paint after Run All (background metrics, bokeh layout)
@@ -111,24 +110,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "artifacts" / "screenshots")
     args = parser.parse_args()
     notebooks = args.notebooks or sorted((REPO / "notebooks").glob("*.ipynb"))
-    chromium = find_chromium()
-    if chromium is None:
-        sys.exit("Chromium not found: apt-get install -y --no-install-recommends chromium")
-    from playwright.sync_api import sync_playwright
-
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
-        server = LabServer(Path(tmp))
-        server.start()
-        browser = launch_chromium(pw, chromium)
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1400})
-            for nb in notebooks:
-                for sheet in shoot(nb.resolve(), args.themes, args.out, page, server):
-                    print("wrote", sheet.relative_to(REPO) if sheet.is_relative_to(REPO) else sheet)
-        finally:
-            browser.close()
-            server.stop()
+    with lab_and_browser("vw-screenshots-", "screenshots-server.log") as (server, browser):
+        page = browser.new_page(viewport={"width": 1600, "height": 1400})
+        for nb in notebooks:
+            for sheet in shoot(nb.resolve(), args.themes, args.out, page, server):
+                print("wrote", sheet.relative_to(REPO) if sheet.is_relative_to(REPO) else sheet)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,11 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -300,6 +303,30 @@ def save_failure(lab: Lab, name: str) -> None:
 def launch_chromium(playwright: Any, executable: str) -> Any:
     return playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS,
                                       headless=True)
+
+
+@contextmanager
+def lab_and_browser(prefix: str, log_name: str) -> Iterator[tuple[LabServer, Any]]:
+    """For the benchmarks and tools (not the tests, whose fixtures do this): a fresh stock
+    JupyterLab in a temporary folder (its log in ``artifacts/<log_name>``) and Debian's
+    Chromium driven by Playwright; both are stopped at the end. Exits with the install command
+    when Chromium is missing."""
+    chromium = find_chromium()
+    if chromium is None:
+        sys.exit("Chromium not found: apt-get install -y --no-install-recommends chromium")
+    from playwright.sync_api import sync_playwright
+
+    server = LabServer(Path(tempfile.mkdtemp(prefix=prefix)), log_path=ARTIFACTS / log_name)
+    server.start()
+    try:
+        with sync_playwright() as pw:
+            browser = launch_chromium(pw, chromium)
+            try:
+                yield server, browser
+            finally:
+                browser.close()
+    finally:
+        server.stop()
 
 
 # ------------------------------------------------------------------------------- page scripts
