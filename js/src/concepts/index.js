@@ -77,7 +77,7 @@ function mapsState(app, s) {
   if (!entry) return null;
   const d = entry.data;
   return {
-    ...d, images: entry.images.map((img) => (img.complete && img.naturalWidth ? img : null)), range: mapRange(d.maps),
+    ...d, indices: d.images, images: entry.images.map((img) => (img.complete && img.naturalWidth ? img : null)), range: mapRange(d.maps),
     colormap: app.model.get("colormap"), opacity: 0.6, captions: d.images.map((i, j) => `image ${i} · peak ${d.peaks[j].toFixed(2)}`),
   };
 }
@@ -107,7 +107,7 @@ function paintMaps(app, s) {
   paintUnitMaps(ctx, L, m, themeOf(app.view.root));
   const brightest = Array.from({ length: m.k }, (_, j) => { const b = brightestCell(m.maps, m.gh, m.gw, j); return [b.row, b.col]; });
   Object.assign(root, {
-    mapsUnit: unitKey(m.layer, m.unit), mapsImages: m.images.join(","), brightest: JSON.stringify(brightest),
+    mapsUnit: unitKey(m.layer, m.unit), mapsImages: m.indices.join(","), brightest: JSON.stringify(brightest),
     imagesLoaded: String(m.images.filter(Boolean).length), grid: `${m.gh},${m.gw}`, tile: String(L.tiles[0]?.w ?? 0),
   });
 }
