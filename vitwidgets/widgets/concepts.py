@@ -139,10 +139,9 @@ class ConceptMap(StudyView):
     def _finished(self, result: ConceptMapResult) -> None:
         self.result = result
         with self.hold_trait_notifications():
-            self._labels = labels_wire(result)
             self.num_images = result.num_images
-            self.status = ""
-            self.done = True
+            self._labels = labels_wire(result)
+            self.status, self.done = "", True
 
     @traitlets.validate("layer")
     def _valid_layer(self, proposal):
