@@ -1,8 +1,9 @@
 """Every vitwidgets anywidget in anywidget's other hosts: Jupyter Notebook 7 and marimo.
 
 JupyterLab is covered by the other browser tests. Here one page per host shows the explorer,
-the head annotator, the feature explorer, the representation map and the depth profile of the
-bundled ``zoo:mae`` on ShapeWorld images, and each test checks what a host can break:
+the head annotator, the feature explorer, the representation map, the depth profile and the
+concept map of the bundled ``zoo:mae`` on ShapeWorld images, and each test checks what a host
+can break:
 
 * the view renders and paints (``data-ready="true"``, no error in the widget);
 * its styles apply (marimo renders anywidgets in a shadow root, where styles put in the
@@ -33,12 +34,14 @@ ann = vw.HeadAnnotator(m, images, path="hosts.heads.json")
 fx = vw.FeatureExplorer(m, images, layer=0)
 rm = vw.RepresentationMap(m, images)
 dp = vw.DepthProfile([m], images)
+cm = vw.ConceptMap(m, ShapeWorld(4, split="test"), top_k=2)
 links = vw.link(ex, fx, traits=["layer"])
 """
-VIEWS = ["ex", "ann", "fx", "rm", "dp"]
+VIEWS = ["ex", "ann", "fx", "rm", "dp", "cm"]
 # each view's root, and the class its style rules name (the study views share one frame)
 ROOTS = {".vw-explorer": ".vw-explorer", ".vw-annotator": ".vw-annotator",
-         ".vw-features": ".vw-features", ".vw-repmap": ".vw-study", ".vw-depth": ".vw-study"}
+         ".vw-features": ".vw-features", ".vw-repmap": ".vw-study", ".vw-depth": ".vw-study",
+         ".vw-concepts": ".vw-concepts-body"}
 NOTEBOOK_SHOW = "import ipywidgets\nipywidgets.VBox([" + ", ".join(VIEWS) + "])"
 MARIMO_SHOW = "mo.vstack([" + ", ".join(f"mo.ui.anywidget({v})" for v in VIEWS) + "])"
 

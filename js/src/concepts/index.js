@@ -78,7 +78,7 @@ function mapsState(app, s) {
   const d = entry.data;
   return {
     ...d, indices: d.images, images: entry.images.map((img) => (img.complete && img.naturalWidth ? img : null)), range: mapRange(d.maps),
-    colormap: app.model.get("colormap"), opacity: 0.6, captions: d.images.map((i, j) => `image ${i} · peak ${d.peaks[j].toFixed(2)}`),
+    colormap: app.model.get("colormap"), opacity: 0.8, captions: d.images.map((i, j) => `image ${i} · peak ${d.peaks[j].toFixed(2)}`),
   };
 }
 

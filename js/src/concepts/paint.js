@@ -1,8 +1,8 @@
 // Painting the ConceptMap: per labelled block a stacked bar of the labelled units' categories
 // (shares of the labelled units) with the number of distinct concepts as a line on a right axis
 // (the selected block outlined in orange, the hovered one in ink), and a unit's activation maps
-// over its top images (one colour scale for the unit; patches above the unit's threshold
-// outlined). Pure drawing on a 2D context (tests read pixels).
+// over its top images (one colour scale for the unit, more opaque where it fires; patches above the unit's
+// threshold outlined). Pure drawing on a 2D context (tests read pixels).
 
 import { SELECT_COLOUR, LIGHT, drawAxes, drawLine, drawMarker, drawText, integerTicks, linearScale, valueColour } from "../chart.js";
 import { colormapLut } from "../colormaps.js";
@@ -42,7 +42,7 @@ export function paintBars(ctx, L, s, theme = LIGHT) {
   const top = Math.max(1, s.conceptsMax ?? Math.max(1, ...s.bars.map((b) => b.concepts)));
   const yc = linearScale([0, top], [frame.y + frame.h, frame.y]);
   const xs = linearScale([-0.5, n - 0.5], [frame.x, frame.x + frame.w]);
-  drawAxes(ctx, frame, xs, ys, { theme, xTicks: [], yTicks: [0, 0.25, 0.5, 0.75, 1], yFormat: (v) => `${Math.round(v * 100)}%`, yLabel: "labelled units" });
+  drawAxes(ctx, frame, xs, ys, { theme, xTicks: [], yTicks: [0, 0.25, 0.5, 0.75, 1], yFormat: (v) => `${Math.round(v * 100)}%`, yLabel: "share of labelled units" });
   s.bars.forEach((b, i) => {
     let y = frame.y + frame.h;
     const x = frame.x + i * step + step * 0.12, w = step * 0.76;
@@ -83,6 +83,11 @@ export function mapsLayout(k, side = 128) {
   return { width: Math.max(side, k * (side + gap) - gap), height: side + caption, tiles, caption };
 }
 
+/** Opacity share of a map cell: 0 at the unit's lowest value, 1 at its highest. */
+export function cellAlpha(v, lo, hi) {
+  return hi > lo ? Math.min(1, Math.max(0, (v - lo) / (hi - lo))) : 1;
+}
+
 /**
  * A unit's maps over its top images in layout L (from mapsLayout).
  * @param s {maps: Float32Array [k, gh, gw], k, gh, gw, images: [drawable|null], range: [lo, hi],
@@ -101,11 +106,12 @@ export function paintUnitMaps(ctx, L, s, theme = LIGHT) {
       ctx.fillRect(t.x, t.y, t.w, t.h);
     }
     const cw = t.w / s.gw, ch = t.h / s.gh;
-    ctx.globalAlpha = s.opacity ?? 0.6;
     for (let r = 0; r < s.gh; r++) {
       for (let c = 0; c < s.gw; c++) {
-        const rgb = valueColour(lut, s.maps[(j * s.gh + r) * s.gw + c], lo, hi);
+        const v = s.maps[(j * s.gh + r) * s.gw + c];
+        const rgb = valueColour(lut, v, lo, hi);
         if (!rgb) continue;
+        ctx.globalAlpha = (s.opacity ?? 0.8) * cellAlpha(v, lo, hi); // a silent unit shows the image
         ctx.fillStyle = `rgb(${rgb[0]}, ${rgb[1]}, ${rgb[2]})`;
         const x0 = Math.round(t.x + c * cw), y0 = Math.round(t.y + r * ch);
         ctx.fillRect(x0, y0, Math.round(t.x + (c + 1) * cw) - x0, Math.round(t.y + (r + 1) * ch) - y0);
