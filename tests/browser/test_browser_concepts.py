@@ -34,8 +34,8 @@ while not (cm.done or cm.error):
     await asyncio.sleep(0.2)
 lab = cm.labels
 li = list(lab.layers).index(5)
-iou = torch.where(lab.best_concept[li] >= 0, lab.best_iou[li], torch.tensor(-1.0, dtype=lab.best_iou.dtype))
-unit = int(torch.argmax(iou))
+iou = lab.best_iou[li].masked_fill(lab.best_concept[li] < 0, -1.0)
+unit = int(torch.argmax(iou))  # the first of ties
 top = cm.result.top[li, unit].tolist()
 trace = m.trace([ds.image(i) for i in top], tokens=True, attention=False)
 maps = unit_maps(trace.patch_tokens(5), trace.grid, unit)
