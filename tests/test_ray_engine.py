@@ -30,7 +30,8 @@ CONCEPTS = [("a", "colour"), ("b", "shape")]
 @pytest.fixture(scope="module")
 def local_ray():
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the test datasets
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    RayEngine(init_kwargs={"num_cpus": 2}).connect()  # ray.init, no dashboard, retried once
+    assert ray.cluster_resources()["CPU"] == 2
     yield
     ray.shutdown()
 

@@ -325,13 +325,20 @@ class RayEngine:
     def connect(self) -> None:
         """``ray.init`` unless Ray is initialised; a clear error when the cluster is out of
         reach (a ``host:port`` address is tried first, for at most ``connect_timeout_s``:
-        ``ray.init`` itself keeps retrying an unreachable address for minutes)."""
+        ``ray.init`` itself keeps retrying an unreachable address for minutes). A local Ray
+        whose start times out (Ray waits 30 s for its raylet) is started once more."""
         if self.ray.is_initialized():
             return
         kw = {"include_dashboard": False, "log_to_driver": False, **self.init_kwargs}
         try:
             _check_reachable(self.address, self.connect_timeout_s)
-            self.ray.init(address=self.address, **kw)
+            try:
+                self.ray.init(address=self.address, **kw)
+            except Exception as e:  # a local Ray that started too slowly (a busy machine)
+                if "timed out during startup" not in str(e):
+                    raise
+                self.ray.shutdown()
+                self.ray.init(address=self.address, **kw)  # once more
         except (ConnectionError, TimeoutError, RuntimeError, ValueError, OSError) as e:
             raise EngineUnavailableError(
                 f"cannot reach the Ray cluster at {self.address or 'a new local Ray'}: {e}. "
