@@ -141,6 +141,17 @@ def test_each_units_top_images_and_maps_are_a_direct_computation_over_the_datase
                 assert torch.equal(r.images[i], rgb[i])
 
 
+def test_the_images_of_a_list_of_tuple_batches_are_counted_others_need_num_images(dataset):
+    from vitwidgets.core.dissection import _num_images
+
+    batches = list(ConceptBatches(dataset, 5))
+    assert _num_images(batches, None) == N_IMAGES
+    assert _num_images(batches, 7) == 7
+    dicts = [{"images": b[0], "masks": b[2]} for b in batches]
+    with pytest.raises(ValueError, match="give num_images=.*thresholds need it up front"):
+        _num_images(dicts, None)
+
+
 def test_progress_counts_the_batches_of_both_passes(model, dataset):
     seen = []
     concept_map(model, ConceptBatches(dataset, BATCH), list(CONCEPTS), layers=[5], top_k=1,

@@ -88,11 +88,9 @@ def _num_images(data: Any, num_images: int | None) -> int:
     ``(images, ...)`` batches."""
     if num_images is None and isinstance(data, ConceptBatches):
         return len(data.dataset)
-    if num_images is None and isinstance(data, (list, tuple)):
-        try:
-            return sum(len(b[0] if isinstance(b, (tuple, list)) else b) for b in data)
-        except TypeError:
-            pass
+    if num_images is None and isinstance(data, (list, tuple)) and data and all(
+            isinstance(b, (tuple, list)) and hasattr(b[0], "__len__") for b in data):
+        return sum(len(b[0]) for b in data)
     try:
         return _count_images(data, num_images)
     except ValueError as e:
