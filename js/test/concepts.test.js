@@ -70,9 +70,14 @@ test("the labelled blocks' bars are drawn and the selected block's units listed,
   cleanup();
 });
 
-test("a click on a bar sets layer; the filter sets category and narrows the list", () => {
+test("hovering a bar reads its block, a click sets layer; the filter sets category and narrows the list", () => {
   const { model, root, el, canvas, cleanup } = mount();
   const L = barsLayout(2);
+  const first = el.querySelector(".vw-concepts-row");
+  canvas.dispatchEvent(new window.MouseEvent("mousemove", { clientX: L.frame.x + 1.5 * L.step, clientY: L.frame.y + 20, bubbles: true }));
+  assert.equal(root.dataset.hoverBlock, "5");
+  assert.match(el.querySelector(".vw-readout").textContent, /^block 5: 1 of 4 units labelled/);
+  assert.equal(el.querySelector(".vw-concepts-row"), first, "a hover leaves the list as it is");
   click(canvas, L.frame.x + 1.5 * L.step, L.frame.y + 20);
   assert.equal(model.get("layer"), 5);
   assert.equal(root.dataset.unitsShown, "1");

@@ -54,6 +54,9 @@ function buildBody(view, el) {
 
 /** The list of the selected block's labelled units (click one to select it). */
 function fillRows(app, s) {
+  const key = [s.pos, s.category, s.unit, s.labels, app.model.get("done")];
+  if (app.rowsKey && key.every((v, i) => v === app.rowsKey[i])) return; // a hover repaints the bars only
+  app.rowsKey = key;
   const rows = unitRows(s.labels, s.pos, s.category);
   const { body } = app;
   body.count.textContent = s.pos < 0 ? "" : `${rows.length} unit${rows.length === 1 ? "" : "s"} of block ${s.layer}`;
