@@ -200,3 +200,9 @@ def test_bad_engine_options_are_rejected():
         RayEngine(num_workers=0)
     with pytest.raises(ValueError, match="num_cpus"):
         RayEngine(num_cpus=0)
+
+
+def test_default_pool_is_one_worker_per_cpu_less_one_for_reading_files(local_ray):
+    assert RayEngine()._resources(reads=False) == (2, 0.0)
+    assert RayEngine()._resources(reads=True) == (1, 0.0)  # a Ray Dataset's reads need a CPU
+    assert RayEngine(num_workers=3, num_cpus=0.5)._resources(reads=True) == (3, 0.0)

@@ -282,7 +282,7 @@ class RayEngine:
 
     Args:
         num_workers: actors in the pool (default: one per GPU of the cluster, else one per
-            ``num_cpus`` of its CPUs).
+            ``num_cpus`` of its CPUs, less one CPU for reading when the data is a Ray Dataset).
         num_gpus: GPUs per worker (default 1 when the cluster has GPUs, else 0).
         num_cpus: CPUs per worker (Ray's scheduling unit; a Ray Dataset read needs CPUs too,
             so leave some free for it).
@@ -346,17 +346,21 @@ class RayEngine:
                 "machine"
             ) from None
 
-    def _resources(self) -> tuple[int, float]:
+    def _resources(self, reads: bool) -> tuple[int, float]:
+        """``(workers, GPUs per worker)``; by default one worker per GPU, else per CPU, one
+        CPU fewer when Ray Data reads files (``reads``): its read tasks need a CPU too."""
         total = self.ray.cluster_resources()
         gpus = int(total.get("GPU", 0))
         num_gpus = self.num_gpus if self.num_gpus is not None else (1.0 if gpus else 0.0)
         workers = self.num_workers
-        if workers is None:
-            workers = gpus if num_gpus and gpus else int(total.get("CPU", 1) // self.num_cpus)
+        if workers is None and num_gpus and gpus:
+            workers = int(gpus // num_gpus)
+        elif workers is None:
+            workers = int((total.get("CPU", 1) - (1 if reads else 0)) // self.num_cpus)
         return max(1, workers), num_gpus
 
     def _results(self, plan: _Plan, ctor: dict) -> Iterator[dict]:
-        workers, num_gpus = self._resources()
+        workers, num_gpus = self._resources(reads=plan.num_batches is None)
         with warnings.catch_warnings():  # max_restarts has no named parameter yet (Ray 2.60)
             warnings.filterwarnings("ignore", "`ray_remote_args` is deprecated")
             out = self._map(plan, ctor, workers, num_gpus)
