@@ -200,10 +200,11 @@ def test_bad_requests_and_selections_say_what_was_expected(model, dataset, view)
         view.unit = 200
     with pytest.raises(traitlets.TraitError, match="category must be one of"):
         view.category = "colours"
-    part = ConceptMap(model, dataset, layers=[5], top_k=1, batch_size=BATCH, background=False)
+    part = ConceptMap(model, dataset, layers=[2], top_k=1, batch_size=BATCH, background=False)
+    assert part.layer == 2, "the last labelled block is shown first"
     reply = part.handle_request({"kind": "request", "id": "3", "method": "unit_maps",
-                                 "params": {"layer": 2, "unit": 0}})[0]
-    assert "block 2 was not labelled (labelled: [5])" in reply["error"]
+                                 "params": {"layer": 4, "unit": 0}})[0]
+    assert "block 4 was not labelled (labelled: [2])" in reply["error"]
     batches = list(ConceptBatches(dataset, BATCH))
     with pytest.raises(ValueError, match=r"give concepts=\[\(name, category\)"):
         ConceptMap(model, batches)

@@ -25,7 +25,7 @@ import traitlets
 from vitwidgets.core.dissection import ConceptBatches, ConceptMapResult, concept_map
 from vitwidgets.core.dissection import is_concept_dataset as _is_concept_dataset
 from vitwidgets.core.errors import UserValueError
-from vitwidgets.core.indexing import block_index
+from vitwidgets.core.indexing import block_index, block_indices
 from vitwidgets.core.vocab import COLORMAPS
 
 from ._background import batches_text, run_job
@@ -75,9 +75,9 @@ class ConceptMap(StudyView):
             background thread when an event loop runs, else before this returns).
         **options: initial ``layer``, ``unit``, ``category``, ``colormap`` or ``layout``.
 
-    Traits: ``layer`` (a block: click its bar; link it to other views), ``unit`` (a unit of
-    that block, ``-1`` none: click it in the list), ``category`` (the list's filter, ``""``
-    all). Results: :attr:`result` (:class:`~vitwidgets.core.dissection.ConceptMapResult`),
+    Traits: ``layer`` (a block, at first the last labelled one: click a bar; link it to other
+    views), ``unit`` (a unit of that block, ``-1`` none: click it in the list), ``category``
+    (the list's filter, ``""`` all). Results: :attr:`result` (:class:`~vitwidgets.core.dissection.ConceptMapResult`),
     :attr:`labels` (its :class:`~vitwidgets.core.metrics.concepts.ConceptLabels`).
     """
 
@@ -118,7 +118,7 @@ class ConceptMap(StudyView):
         concepts = [tuple(c) for c in concepts]
         self.model = m
         self.result: ConceptMapResult | None = None
-        options.setdefault("layer", m.num_layers - 1)
+        options.setdefault("layer", block_indices(layers, m.num_layers, owner=m.name)[-1])
         super().__init__(
             model_name=m.name, num_layers=m.num_layers, top_k=top_k, quantile=quantile,
             iou_threshold=iou_threshold,
