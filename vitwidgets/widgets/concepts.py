@@ -77,8 +77,9 @@ class ConceptMap(StudyView):
 
     Traits: ``layer`` (a block, at first the last labelled one: click a bar; link it to other
     views), ``unit`` (a unit of that block, ``-1`` none: click it in the list), ``category``
-    (the list's filter, ``""`` all). Results: :attr:`result` (:class:`~vitwidgets.core.dissection.ConceptMapResult`),
-    :attr:`labels` (its :class:`~vitwidgets.core.metrics.concepts.ConceptLabels`).
+    (the list's filter, ``""`` all). Results: :attr:`result`
+    (:class:`~vitwidgets.core.dissection.ConceptMapResult`), :attr:`labels` (its
+    :class:`~vitwidgets.core.metrics.concepts.ConceptLabels`).
     """
 
     _bundle_name = "concepts"
