@@ -44,7 +44,8 @@ class ConceptMapResult:
     D]``, every unit's top images ``top [L, D, k]`` (image indices in stream order, highest
     peak first), their activation maps ``maps [L, D, k, gh, gw]`` (the residual units after
     the block, per patch) and the model input of those images ``images {index: [H, W, 3]
-    uint8}``."""
+    uint8}`` (at most every image once: ViT-B/16 keeps ``L*D*k*G`` floats of maps, 29 MB for
+    ``k = 4``, plus up to ``N`` images of 150 kB)."""
 
     labels: ConceptLabels
     peaks: torch.Tensor
