@@ -138,3 +138,31 @@ test("the kernel's progress, its error and a failed request show in the status l
   await until(() => root.dataset.error === "UserValueError: block 3 was not labelled", "the error");
   cleanup();
 });
+
+test("the PNG holds the bars and, with a unit shown, its maps under a line naming it", async () => {
+  const { Blob: NodeBlob } = await import("node:buffer");
+  const proto = window.HTMLCanvasElement.prototype;
+  const had = proto.toBlob;
+  proto.toBlob = function toBlob(cb, type) { cb(new NodeBlob([new Uint8Array([137, 80])], { type })); }; // jsdom has no toBlob
+  const { model, root, el, cleanup } = mount();
+  const sent = [];
+  model.send = (msg) => { sent.push(msg); if (msg.kind === "request") answer(model, msg); };
+  const exportOnce = async (id) => {
+    model.emit("msg:custom", { kind: "request", id, method: "export_png", params: { scale: 1 } }, []);
+    await until(() => sent.some((m) => m.kind === "reply" && m.id === id), "the PNG reply");
+    return sent.find((m) => m.id === id).result;
+  };
+  try {
+    const bars = barsLayout(2);
+    const plain = await exportOnce("k-1");
+    assert.equal(plain.height, bars.height + 24, "a title line over the bars");
+    click(el.querySelector('.vw-concepts-row[data-unit="2"]'));
+    await until(() => root.dataset.mapsUnit === "3:2", "the maps");
+    const withMaps = await exportOnce("k-2");
+    assert.equal(withMaps.height, bars.height + 24 + 128 + 16 + 28, "the maps (tile 128 px, caption 16 px) under a 28 px line");
+    assert.equal(withMaps.name, "vitwidgets-concepts-toy.png");
+  } finally {
+    proto.toBlob = had;
+    cleanup();
+  }
+});
