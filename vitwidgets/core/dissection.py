@@ -44,8 +44,9 @@ class ConceptMapResult:
     D]``, every unit's top images ``top [L, D, k]`` (image indices in stream order, highest
     peak first), their activation maps ``maps [L, D, k, gh, gw]`` (the residual units after
     the block, per patch) and the model input of those images ``images {index: [H, W, 3]
-    uint8}`` (at most every image once: ViT-B/16 keeps ``L*D*k*G`` floats of maps, 29 MB for
-    ``k = 4``, plus up to ``N`` images of 150 kB)."""
+    uint8}``; each unit's quantile threshold ``thresholds [L, D]``, the patch ``grid`` and
+    the ``num_images`` streamed. Memory: ``L*D*k*G`` floats of maps (ViT-B/16, ``k = 4``:
+    29 MB) plus each top image once (at most ``N``, 150 kB each at 224 px)."""
 
     labels: ConceptLabels
     peaks: torch.Tensor
@@ -58,7 +59,7 @@ class ConceptMapResult:
 
 
 class ConceptBatches:
-    """A map dataset whose samples are ``(image, record)`` with ``record["concept_masks"]``
+    """A map dataset whose samples are ``(PIL image, record)`` with ``record["concept_masks"]``
     (``[C, H, W]`` bool, e.g. :class:`vitwidgets.data.ShapeWorld`) as re-iterable batches
     ``(images [b, 3, H, W] uint8, masks [b, C, H, W])`` that the streaming passes take."""
 

@@ -22,8 +22,12 @@ from typing import Any
 import torch
 import traitlets
 
-from vitwidgets.core.dissection import ConceptBatches, ConceptMapResult, concept_map
-from vitwidgets.core.dissection import is_concept_dataset as _is_concept_dataset
+from vitwidgets.core.dissection import (
+    ConceptBatches,
+    ConceptMapResult,
+    concept_map,
+    is_concept_dataset,
+)
 from vitwidgets.core.errors import UserValueError
 from vitwidgets.core.indexing import block_index, block_indices
 from vitwidgets.core.vocab import COLORMAPS
@@ -114,7 +118,7 @@ class ConceptMap(StudyView):
                 raise UserValueError(
                     "give concepts=[(name, category), ...] for the masks' channels (or data "
                     "that names them, as vw.data.ShapeWorld)")
-        if _is_concept_dataset(data):
+        if is_concept_dataset(data):
             data = ConceptBatches(data, batch_size)
         concepts = [tuple(c) for c in concepts]
         self.model = m
