@@ -5,6 +5,9 @@ No test module imports another; they all build their traces here.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import torch
 
 from vitwidgets.core.trace import Trace
@@ -113,3 +116,46 @@ def neighbour_attention(grid, num_prefix, dy, dx, prefix_mass=0.0, L=1, B=1, H=1
     if not num_prefix:
         a = a / a.sum(-1, keepdim=True)
     return a.expand(L, B, H, n, n).clone(), valid
+
+
+def tiny_vit(depth: int, seed: int):
+    """A random ``ViTModel`` of ``depth`` blocks: 32 px input, 8 px patches (4 x 4 grid), width
+    32, 2 heads, 3 classes."""
+    from timm.models.vision_transformer import VisionTransformer
+
+    from vitwidgets.core.model import ViTModel
+
+    torch.manual_seed(seed)
+    return ViTModel(VisionTransformer(img_size=32, patch_size=8, embed_dim=32, depth=depth,
+                                      num_heads=2, num_classes=3))
+
+
+def in_own_loop(coroutine_fn):
+    """``asyncio.run(coroutine_fn())`` in a thread of its own: a kernel's running loop, whatever
+    loop this thread holds (the browser tests' Playwright keeps one running)."""
+    out: list = []
+    runner = threading.Thread(target=lambda: out.append(asyncio.run(coroutine_fn())))
+    runner.start()
+    runner.join(60)
+    assert out, "the loop did not finish within 60 s"
+    return out[0]
+
+
+def without_loop(fn):
+    """``fn()`` in a thread without an event loop (whatever this thread runs); its error is
+    raised here."""
+    out: list = []
+
+    def call():
+        try:
+            out.append((True, fn()))
+        except Exception as e:
+            out.append((False, e))
+
+    runner = threading.Thread(target=call)
+    runner.start()
+    runner.join(60)
+    ok, value = out[0]
+    if not ok:
+        raise value
+    return value

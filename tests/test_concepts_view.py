@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import io
-import threading
 import time
 
 import numpy as np
 import pytest
 import torch
 import traitlets
-from factories import IDENTITY, toy_trace
+from factories import IDENTITY, in_own_loop, toy_trace
 from PIL import Image
 
 import vitwidgets as vw
@@ -31,16 +30,6 @@ from vitwidgets.data import CONCEPTS, ShapeWorld
 from vitwidgets.widgets import AttentionExplorer, ConceptMap
 
 N_IMAGES, BATCH, TOP_K = 12, 6, 3
-
-
-def in_own_loop(coroutine_fn):
-    """``asyncio.run(coroutine_fn())`` in a thread of its own (a kernel's running loop)."""
-    out: list = []
-    runner = threading.Thread(target=lambda: out.append(asyncio.run(coroutine_fn())))
-    runner.start()
-    runner.join(60)
-    assert out, "the loop did not finish within 60 s"
-    return out[0]
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 
 import pytest
 import torch
 import traitlets
-from factories import IDENTITY, toy_trace
+from factories import IDENTITY, in_own_loop, tiny_vit, toy_trace
 
 import vitwidgets as vw
 from vitwidgets.core import streaming as S
@@ -24,27 +23,6 @@ from vitwidgets.widgets import AttentionExplorer, DepthProfile
 from vitwidgets.widgets.depth_profile import profile_wire
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-def in_own_loop(coroutine_fn):
-    """``asyncio.run(coroutine_fn())`` in a thread of its own: a kernel's running loop, whatever
-    loop this thread holds (the browser tests' Playwright keeps one running)."""
-    out: list = []
-    runner = threading.Thread(target=lambda: out.append(asyncio.run(coroutine_fn())))
-    runner.start()
-    runner.join(60)
-    assert out, "the loop did not finish within 60 s"
-    return out[0]
-
-
-def tiny_vit(depth: int, seed: int):
-    from timm.models.vision_transformer import VisionTransformer
-
-    from vitwidgets.core.model import ViTModel
-
-    torch.manual_seed(seed)
-    return ViTModel(VisionTransformer(img_size=32, patch_size=8, embed_dim=32, depth=depth,
-                                      num_heads=2, num_classes=3))
 
 
 @pytest.fixture(scope="module")

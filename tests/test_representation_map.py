@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import time
 
 import numpy as np
 import pytest
 import torch
 import traitlets
-from factories import IDENTITY, toy_trace
+from factories import IDENTITY, in_own_loop, tiny_vit, toy_trace, without_loop
 
 import vitwidgets as vw
 from vitwidgets.core import streaming as S
@@ -24,47 +23,6 @@ from vitwidgets.widgets import AttentionExplorer, RepresentationMap
 from vitwidgets.widgets._background import batches_text
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-def in_own_loop(coroutine_fn):
-    """``asyncio.run(coroutine_fn())`` in a thread of its own: a kernel's running loop, whatever
-    loop this thread holds (the browser tests' Playwright keeps one running)."""
-    out: list = []
-    runner = threading.Thread(target=lambda: out.append(asyncio.run(coroutine_fn())))
-    runner.start()
-    runner.join(60)
-    assert out, "the loop did not finish within 60 s"
-    return out[0]
-
-
-def without_loop(fn):
-    """``fn()`` in a thread without an event loop (whatever this thread runs); its error is
-    raised here."""
-    out: list = []
-
-    def call():
-        try:
-            out.append((True, fn()))
-        except Exception as e:
-            out.append((False, e))
-
-    runner = threading.Thread(target=call)
-    runner.start()
-    runner.join(60)
-    ok, value = out[0]
-    if not ok:
-        raise value
-    return value
-
-
-def tiny_vit(depth: int, seed: int):
-    from timm.models.vision_transformer import VisionTransformer
-
-    from vitwidgets.core.model import ViTModel
-
-    torch.manual_seed(seed)
-    return ViTModel(VisionTransformer(img_size=32, patch_size=8, embed_dim=32, depth=depth,
-                                      num_heads=2, num_classes=3))
 
 
 @pytest.fixture(scope="module")
