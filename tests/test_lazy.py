@@ -12,7 +12,10 @@ from test_capture import FAMILIES, _sharpen
 import vitwidgets as vw
 from vitwidgets.core.session import Session
 
-ATOL, RTOL = 1e-5, 1e-6  # float32 rounding of values up to ~100 (distances in pixels)
+# float32 rounding: absolute 1e-5 for values up to ~100 (distances in pixels); relative 2^-15 for
+# attention near 1 in peaked heads, whose logits (up to ~128, qk-norm models) carry a few ulps
+# of float32 (2^-23 * 128 = 1.5e-5 each) that the two paths round differently
+ATOL, RTOL = 1e-5, 2**-15
 
 
 def _images(size, count=2, seed=3):
