@@ -26,3 +26,14 @@ def dinov2_weights() -> Path:
     if not DINOV2_WEIGHTS.is_file():
         pytest.skip(f"real DINOv2 weights not found at {DINOV2_WEIGHTS} (see shared/weights)")
     return DINOV2_WEIGHTS
+
+
+BROWSER_TESTS = REPO / "tests" / "browser"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The real-browser tests run last. Playwright's sync API keeps an asyncio loop running
+    in the main thread until the session ends, and a widget that sees a running loop computes
+    in the background, as in a notebook: tests after the browser tests would see views that
+    are still filling in instead of the computed numbers they check."""
+    items.sort(key=lambda item: BROWSER_TESTS in Path(str(item.fspath)).resolve().parents)
