@@ -98,15 +98,26 @@ export function bindStudyExport(view, rpc, { png, name, what }) {
 /**
  * Call onChange when the page's theme may have changed: JupyterLab's body attributes
  * (data-jp-theme-light), a class change on <html>/<body> (other hosts' dark mode) or the
- * system's colour scheme.
+ * system's colour scheme; and once `root` (the view's root, when given) is on the page.
  * @returns {() => void} stops watching
  */
-export function watchTheme(doc, onChange) {
+export function watchTheme(doc, onChange, root = null) {
   const observer = new doc.defaultView.MutationObserver(() => onChange());
   for (const el of [doc.documentElement, doc.body]) observer.observe(el, { attributes: true, attributeFilter: ["class", "data-jp-theme-light", "data-theme"] });
   const media = doc.defaultView.matchMedia?.("(prefers-color-scheme: dark)");
   media?.addEventListener?.("change", onChange);
-  return () => { observer.disconnect(); media?.removeEventListener?.("change", onChange); };
+  // a view painted before the host put it on the page read no text colour (a detached element
+  // has no computed style) and drew in the light colours: once `root` is on the page, again
+  let stopped = false;
+  let frames = 0;
+  const raf = doc.defaultView.requestAnimationFrame?.bind(doc.defaultView);
+  const onPage = () => {
+    if (stopped) return;
+    if (root.isConnected) onChange();
+    else if (++frames < 600 && raf) raf(onPage);
+  };
+  if (root && !root.isConnected && raf) raf(onPage);
+  return () => { stopped = true; observer.disconnect(); media?.removeEventListener?.("change", onChange); };
 }
 
 /** Size a canvas to width x height CSS px (the attribute size equals the CSS size). */

@@ -63,6 +63,19 @@ test("the kernel's export_png gets a PNG of the view's canvas at the scale asked
   rpc.dispose();
 });
 
+test("watchTheme calls back once the view's root is put on the page (it painted detached)", async () => {
+  const root = document.createElement("div");
+  let calls = 0;
+  const stop = watchTheme(document, () => { calls += 1; }, root);
+  await tick(40);
+  assert.equal(calls, 0, "not on the page yet");
+  document.body.appendChild(root);
+  for (let i = 0; i < 50 && calls === 0; i += 1) await tick(20);
+  assert.equal(calls, 1);
+  stop();
+  root.remove();
+});
+
 test("watchTheme calls back when JupyterLab flips its theme attribute; sizeCanvas sets both sizes", async () => {
   let calls = 0;
   const stop = watchTheme(document, () => { calls += 1; });

@@ -198,7 +198,7 @@ function render({ model, el }) {
     png: (scale) => exportCanvas(app, scale),
   });
   const repaint = () => paint(app);
-  const stopTheme = watchTheme(document, repaint);
+  const stopTheme = watchTheme(document, repaint, view.root);
   const off = listen(model, [
     ["change:status change:error", () => status()],
     ["change:_labels change:layer change:unit change:category change:colormap change:done change:categories", repaint],

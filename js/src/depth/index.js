@@ -69,7 +69,7 @@ function render({ model, el }) {
       return composeChart(document, L.width, L.height, (ctx, theme) => paintProfiles(ctx, L, s, theme), { scale, title: view.title.textContent });
     },
   });
-  const stopTheme = watchTheme(document, paint);
+  const stopTheme = watchTheme(document, paint, view.root);
   const off = listen(model, [
     ["change:status change:error", status],
     ["change:_profiles change:layer change:depth_axis change:names change:done", paint],

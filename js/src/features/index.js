@@ -187,7 +187,7 @@ function render({ model, el }) {
   });
   const releaseExport = bindStudyExport(view, app.rpc, { png: (scale) => exportCanvas(app, scale), what: "the feature explorer",
     name: () => `vitwidgets-${String(model.get("model_name")).replace(/[^A-Za-z0-9._-]+/g, "_")}-features-block${model.get("layer")}-${model.get("facet")}.png` });
-  const unwatch = watchTheme(document, () => drawPckPlot(app));
+  const unwatch = watchTheme(document, () => drawPckPlot(app), app.view.root);
   const sync = () => { syncControls(view, model); drawPckPlot(app); };
   const off = listen(model, [
     ["change:layer change:facet change:k change:_data_version", () => { sync(); app.loader.reset(); ensureLayer(app); ensureMatches(app); }],

@@ -78,7 +78,7 @@ function render({ model, el }) {
       return composeChart(document, L.width, L.height, (ctx, theme) => paintMap(ctx, L, s, theme), { scale, title });
     },
   });
-  const stopTheme = watchTheme(document, paint);
+  const stopTheme = watchTheme(document, paint, view.root);
   const off = listen(model, [
     ["change:status change:error", status],
     ["change:_cka change:_similarity change:_similarity_b change:layer change:layer_b change:colormap change:done change:num_layers change:num_layers_b", paint],
