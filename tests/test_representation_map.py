@@ -180,3 +180,18 @@ def test_progress_text_counts_batches():
 def test_background_true_needs_a_running_loop(model, images):
     with pytest.raises(ValueError, match="background=True needs a running event loop"):
         without_loop(lambda: RepresentationMap(model, images, background=True))
+
+
+def test_computed_waits_for_the_views_numbers_and_raises_their_error(model, images):
+    async def wait_for_views():
+        rm = RepresentationMap(model, images, batch_size=4)
+        assert rm.matrix is None, "a running loop: the map fills in from the background"
+        same = await vw.computed(rm, timeout=60)
+        assert same is rm and rm.done and rm.matrix is not None
+        bad = RepresentationMap(model, [object()] * 4, batch_size=4)
+        with pytest.raises(RuntimeError, match="RepresentationMap: "):
+            await vw.computed(bad, timeout=60)
+        with pytest.raises(TypeError, match="study views"):
+            await vw.computed(rm, "not a view")
+
+    in_own_loop(wait_for_views)

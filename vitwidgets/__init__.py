@@ -34,6 +34,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "HeadAnnotator": ("vitwidgets.widgets", "HeadAnnotator"),
     "link": ("vitwidgets.widgets", "link"),
     "compare": ("vitwidgets.widgets", "compare"),
+    "computed": ("vitwidgets.widgets", "computed"),
     "link_models": ("vitwidgets.widgets", "link_models"),
     "RepresentationMap": ("vitwidgets.widgets", "RepresentationMap"),
     "DepthProfile": ("vitwidgets.widgets", "DepthProfile"),

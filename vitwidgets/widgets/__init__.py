@@ -3,6 +3,7 @@ the study views RepresentationMap, DepthProfile and FeatureExplorer (canvas), ``
 keeps their selections in step, ``explore`` which lays them out linked, and ``compare`` which
 puts several models side by side (``link_models``: same image, place and relative depth)."""
 
+from ._study import computed
 from .annotator import HeadAnnotator
 from .compare import Comparison, compare, link_models
 from .concepts import ConceptMap
@@ -16,4 +17,4 @@ from .representation_map import RepresentationMap
 
 __all__ = ["AttentionExplorer", "Comparison", "ConceptMap", "Dashboard", "DepthProfile",
            "FeatureExplorer", "HeadAnnotator", "LayerMetrics", "RepresentationMap", "compare",
-           "explore", "link", "link_models"]
+           "computed", "explore", "link", "link_models"]

@@ -4,11 +4,12 @@ they take their models."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import traitlets
 
-from vitwidgets.core.errors import error_name
+from vitwidgets.core.errors import UserError, UserTypeError, error_name
 from vitwidgets.loading import load_model
 
 from ._background import batches_text
@@ -22,7 +23,7 @@ from ._base import (
 )
 from ._export import PngSave, start_png_save
 
-__all__ = ["StudyView", "study_models", "derived"]
+__all__ = ["StudyView", "computed", "study_models", "derived"]
 
 
 class StudyView(CommandWidget):
@@ -50,6 +51,45 @@ class StudyView(CommandWidget):
         """Write the view as the browser draws it (on white) to ``path`` (``.png``); in a
         notebook cell: ``await view.save_png("fig.png")``. ``scale``: PNG px per CSS px."""
         return start_png_save(self, path, scale=scale, timeout=timeout)
+
+
+class ComputationError(UserError, RuntimeError):
+    """A study view's computation stopped with an error (it is shown in the view too)."""
+
+    shown_name = "RuntimeError"
+
+
+class ComputationTimeout(UserError, TimeoutError):
+    """The study views were not computed within the time given to :func:`computed`."""
+
+    shown_name = "TimeoutError"
+
+
+async def computed(*views: StudyView, timeout: float | None = None, poll_s: float = 0.2):
+    """Wait until every study view has all its numbers: ``await vw.computed(rm, dp)`` in a
+    notebook cell, after showing the views. The views compute in the kernel's background while
+    the cell awaits, so the page keeps answering (hover, progress). Returns the views (one view:
+    that view). Raises the views' error when one stopped, and ``TimeoutError`` after
+    ``timeout`` seconds (None: as long as they take; each view shows its progress)."""
+    for v in views:
+        if not isinstance(v, StudyView):
+            raise UserTypeError(
+                f"computed() waits for study views (RepresentationMap, DepthProfile, "
+                f"ConceptMap); got {type(v).__name__}"
+            )
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    while not all(v.done or v.error for v in views):
+        if deadline is not None and loop.time() > deadline:
+            raise ComputationTimeout(
+                f"the views were not computed within {timeout:g} s (their status lines show "
+                f"how far they are)"
+            )
+        await asyncio.sleep(poll_s)
+    errors = [f"{type(v).__name__}: {v.error}" for v in views if v.error]
+    if errors:
+        raise ComputationError("; ".join(errors))
+    return views[0] if len(views) == 1 else views
 
 
 def study_models(cls: type, options: dict, *models: Any) -> list:
