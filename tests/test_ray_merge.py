@@ -120,3 +120,14 @@ def test_engine_ray_without_ray_installed_says_which_extra_to_install(monkeypatc
 def test_spans_joins_consecutive_batch_indices():
     assert spans([7, 0, 1, 2, 5, 8]) == "0-2, 5, 7-8"
     assert spans([3]) == "3" and spans([]) == ""
+
+
+def test_a_workers_span_runs_from_its_earliest_start_to_its_latest_end_whatever_the_order():
+    from vitwidgets.engines.ray import RunInfo
+
+    info = RunInfo()
+    row = {"rows": 32, "state": b"x", "pid": 7, "memory": [1, 2, 3, 4]}
+    info.record({**row, "began": 20.0, "ended": 30.0}, 1.0)  # the later batch arrives first
+    info.record({**row, "began": 10.0, "ended": 20.0}, 2.0)
+    w = info.workers[7]
+    assert (w["began"], w["ended"], w["rows"]) == (10.0, 30.0, 64)

@@ -241,7 +241,10 @@ class RunInfo:
                                           "loaded_peak": loaded_peak, "first_peak": peak,
                                           "loaded_private": loaded_private,
                                           "first_private": private})
-        w.update(last_peak=peak, last_private=private, ended=float(row["ended"]))
+        # rows arrive in any order: the span is from the earliest start to the latest end
+        w.update(last_peak=peak, last_private=private,
+                 began=min(w["began"], float(row["began"])),
+                 ended=max(w.get("ended", float(row["ended"])), float(row["ended"])))
         w["rows"] += int(row["rows"])
 
 
