@@ -131,3 +131,16 @@ def test_a_workers_span_runs_from_its_earliest_start_to_its_latest_end_whatever_
     info.record({**row, "began": 10.0, "ended": 20.0}, 2.0)
     w = info.workers[7]
     assert (w["began"], w["ended"], w["rows"]) == (10.0, 30.0, 64)
+
+
+def test_a_batch_cut_from_a_big_tensor_travels_without_the_rest_of_it():
+    """A batch of a tensor is a view; torch.save of a view writes its whole storage, so each
+    of 8 batches shipped all 8 (the driver's memory grew with the square of the batches)."""
+    from vitwidgets.engines.ray import _loads, batch_payload
+
+    x = torch.rand(8 * 4, 3, 16, 16)
+    batches = list(S.iter_batches(x, 4))
+    sizes = [len(batch_payload(b)) for b in batches]
+    one_batch = x[:4].numel() * 4
+    assert max(sizes) < 1.5 * one_batch, (sizes, one_batch)
+    assert torch.equal(_loads(batch_payload(batches[3])).images, x[12:16])

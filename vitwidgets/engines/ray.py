@@ -40,7 +40,7 @@ import socket
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -81,6 +81,15 @@ def _dumps(obj: Any) -> bytes:
     buf = io.BytesIO()
     torch.save(obj, buf)
     return buf.getvalue()
+
+
+def batch_payload(batch: Any) -> bytes:
+    """One batch serialised for the object store. Its tensors are copied first: a batch cut
+    from a bigger tensor is a view, and ``torch.save`` of a view writes the whole storage
+    under it (every batch of a 1,024-image tensor would carry all 1,024 images)."""
+    compact = {f.name: getattr(batch, f.name) for f in fields(batch)}
+    compact = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in compact.items()}
+    return _dumps(replace(batch, **compact))
 
 
 def _loads(blob: bytes, device: str | torch.device = "cpu") -> Any:
@@ -201,7 +210,8 @@ def _plan(ray: Any, data: Any, batch_size: int) -> _Plan:
     if isinstance(data, torch.utils.data.Dataset) and hasattr(data, "__len__"):
         n = math.ceil(len(data) / batch_size)
         return _Plan(_items(ray, [{_BATCH: k} for k in range(n)]), 1, n, data)
-    items = [{_BATCH: k, _PAYLOAD: _dumps(b)} for k, b in enumerate(iter_batches(data, batch_size))]
+    items = [{_BATCH: k, _PAYLOAD: batch_payload(b)}
+             for k, b in enumerate(iter_batches(data, batch_size))]
     if not items:
         raise ValueError("no batch streamed")
     return _Plan(_items(ray, items), 1, len(items))
