@@ -3,20 +3,11 @@
 // (latest click wins), the maps drawn from the reply, the filter, and errors in the status line.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { installDom, FakeModel, until } from "./helpers.js";
+import { installDom, FakeModel, until, CONCEPT_LABELS as LABELS } from "./helpers.js";
 import { encodeFloat16 } from "../src/float16.js";
 import widget from "../src/concepts/index.js";
 import { barsLayout } from "../src/concepts/paint.js";
 
-// two labelled blocks (3 and 5) of 4 units, as the kernel's `_labels`
-const LABELS = {
-  blocks: [3, 5],
-  concepts: [["red", "colour"], ["stripes", "texture"], ["class:star", "class"]],
-  summary: [
-    { layer: 3, num_units: 4, num_labelled: 3, num_concepts: 2, category_share: { colour: 2 / 3, texture: 1 / 3, class: 0 }, best: [0, -1, 1, 0], iou: [0.05, 0.01, 0.2, 0.05] },
-    { layer: 5, num_units: 4, num_labelled: 1, num_concepts: 1, category_share: { colour: 0, texture: 0, class: 1 }, best: [-1, 2, -1, -1], iou: [0, 0.3, 0.02, 0] },
-  ],
-};
 
 before(() => {
   installDom();

@@ -132,3 +132,14 @@ export async function until(fn, what, timeoutMs = 2000) {
     await tick(5);
   }
 }
+
+/** The ConceptMap's `_labels` as the kernel sends them: two labelled blocks (3 and 5) of 4
+ * units; concepts red (colour), stripes (texture), class:star (class). */
+export const CONCEPT_LABELS = {
+  blocks: [3, 5],
+  concepts: [["red", "colour"], ["stripes", "texture"], ["class:star", "class"]],
+  summary: [
+    { layer: 3, num_units: 4, num_labelled: 3, num_concepts: 2, category_share: { colour: 2 / 3, texture: 1 / 3, class: 0 }, best: [0, -1, 1, 0], iou: [0.05, 0.01, 0.2, 0.05] },
+    { layer: 5, num_units: 4, num_labelled: 1, num_concepts: 1, category_share: { colour: 0, texture: 0, class: 1 }, best: [-1, 2, -1, -1], iou: [0, 0.3, 0.02, 0] },
+  ],
+};
